@@ -1,0 +1,1 @@
+"""Typed clients for every channel of the loyalty service; the generated stubs live in `loyalty.v1`."""

@@ -1,0 +1,3 @@
+from loyalty_service.cli import main
+
+raise SystemExit(main())

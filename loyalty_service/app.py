@@ -1,0 +1,174 @@
+"""Building, starting and stopping the service: database, migrations, gRPC server, metrics.
+
+`start_service` returns a running `Service`; `Service.stop` drains calls in flight for the grace
+period, turns health to NOT_SERVING first, and stops the embedded database if we started one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from loyalty.v1 import (
+    ledger_pb2,
+    ledger_pb2_grpc,
+    members_pb2,
+    members_pb2_grpc,
+    program_pb2,
+    program_pb2_grpc,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from loyalty_service import metrics
+from loyalty_service.auth.authenticator import Authenticator
+from loyalty_service.auth.tokens import TokenSigner
+from loyalty_service.config import Settings
+from loyalty_service.db.embedded import EmbeddedPostgres, start_embedded
+from loyalty_service.db.engine import create_engine, wait_for_database
+from loyalty_service.db.migrate import migrate
+from loyalty_service.interceptors import CallInterceptor
+from loyalty_service.ledger.maintenance import maintenance_loop
+from loyalty_service.ledger.service import LedgerServicer
+from loyalty_service.members.service import MemberServicer
+from loyalty_service.program.service import ProgramServicer
+from loyalty_service.runtime import Runtime
+
+__all__ = ["SERVICE_NAMES", "Service", "database_url", "signing_key", "start_service"]
+
+_log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    members_pb2.DESCRIPTOR.services_by_name["MemberService"].full_name,
+    ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+    program_pb2.DESCRIPTOR.services_by_name["ProgramService"].full_name,
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The member-token key from settings, or in development a random one kept in the data folder."""
+    if settings.token_signing_key is not None:
+        return settings.token_signing_key.get_secret_value().encode()
+    path = settings.data_dir / "token-signing.key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured URL, or an embedded PostgreSQL started in the data folder."""
+    if settings.database_url is not None:
+        return settings.database_url, None
+    embedded = start_embedded(Path(settings.data_dir))
+    return embedded.url, embedded
+
+
+@dataclass
+class Service:
+    server: grpc.aio.Server
+    port: int
+    runtime: Runtime
+    health: health.aio.HealthServicer
+    embedded: EmbeddedPostgres | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics_port: int | None = None
+    metrics_server: metrics.MetricsServer | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.runtime.engine
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.runtime.settings.grace_seconds if grace is None else grace)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.engine.dispose()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def build_server(runtime: Runtime, health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+    max_bytes = runtime.settings.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[CallInterceptor(runtime.authenticator)],
+        options=[
+            ("grpc.max_receive_message_length", max_bytes),
+            ("grpc.max_send_message_length", max_bytes),
+            ("grpc.so_reuseport", 1),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ],
+    )
+    members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(runtime), server)
+    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(runtime), server)
+    program_pb2_grpc.add_ProgramServiceServicer_to_server(ProgramServicer(runtime), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return server
+
+
+async def start_service(
+    settings: Settings, *, serve_metrics: bool = True, now: Callable[[], datetime] | None = None
+) -> Service:
+    """Start everything; `now` replaces the system clock (tests move time with a FixedClock)."""
+    clock = now or _utc_now
+    url, embedded = database_url(settings)
+    engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    try:
+        await wait_for_database(engine, timeout_seconds=settings.db_connect_timeout_seconds)
+        if settings.migrate_on_start:
+            await migrate(engine)
+        signer = TokenSigner(signing_key(settings))
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            now=clock,
+            signer=signer,
+            authenticator=Authenticator(engine=engine, signer=signer, now=clock),
+        )
+        health_servicer = health.aio.HealthServicer()
+        server = build_server(runtime, health_servicer)
+        port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        await server.start()
+    except BaseException:
+        await engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+        raise
+    service = Service(server=server, port=port, runtime=runtime, health=health_servicer, embedded=embedded)
+    if serve_metrics:
+        metrics.register_pool_collector(engine)
+        service.metrics_server = metrics.serve_metrics(settings.metrics_host, settings.metrics_port)
+        service.metrics_port = service.metrics_server.port
+    service.tasks.append(asyncio.create_task(maintenance_loop(runtime)))
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _log.info("serving", extra={"fields": {"port": port, "metrics_port": service.metrics_port}})
+    return service

@@ -1,0 +1,1 @@
+"""Storage: the engine, the schema (SQLAlchemy Core), migrations and the embedded PostgreSQL."""

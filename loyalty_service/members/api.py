@@ -1,0 +1,71 @@
+"""What other features may use of members: resolve a MemberRef, create a provisional member."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.errors import FailedPrecondition, NotFound
+from loyalty_service.kernel.ids import new_id
+from loyalty_service.members import store
+from loyalty_service.members.domain import IdentifierKind, MemberStatus
+
+__all__ = ["MemberKey", "create_provisional", "require_member", "resolve"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKey:
+    """A validated reference: a member id, or a normalised identifier."""
+
+    member_id: str | None = None
+    kind: IdentifierKind | None = None
+    value: str | None = None
+
+
+async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
+    if key.member_id is not None:
+        row = await store.get_member(conn, key.member_id)
+        return None if row is None else row.member_id
+    assert key.kind is not None
+    assert key.value is not None
+    return await store.find_by_identifier(conn, key.kind, key.value)
+
+
+async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed: bool = False) -> str:
+    """The member's id, or NOT_FOUND; a member merged into another is FAILED_PRECONDITION."""
+    member_id = await resolve(conn, key)
+    if member_id is None:
+        raise NotFound("member", key.member_id or f"{key.kind}:{'*' * 4}")
+    if not allow_closed:
+        row = await store.get_member(conn, member_id)
+        assert row is not None
+        if row.status is MemberStatus.CLOSED:
+            raise FailedPrecondition(
+                f"member {member_id} was merged into {row.merged_into}",
+                reason="MEMBER_CLOSED",
+                metadata={"member_id": member_id, "merged_into": row.merged_into or ""},
+            )
+    return member_id
+
+
+async def create_provisional(conn: AsyncConnection, *, card: str, now: datetime) -> tuple[str, bool]:
+    """The holder of `card`, creating a provisional member for it if nobody holds it yet.
+
+    Returns (member_id, created). Two tills racing on one new card end with one provisional member:
+    the identifier's primary key decides, and the loser's row is rolled back with its transaction.
+    """
+    existing = await store.find_by_identifier(conn, IdentifierKind.CARD, card)
+    if existing is not None:
+        return existing, False
+    member_id = new_id("mem")
+    await store.create_member(
+        conn, member_id=member_id, status=MemberStatus.PROVISIONAL, display_name="", now=now
+    )
+    holder = await store.claim_identifier(
+        conn, member_id=member_id, kind=IdentifierKind.CARD, value=card, now=now
+    )
+    if holder != member_id:
+        raise FailedPrecondition("the card was claimed concurrently; retry", reason="CONCURRENT_CARD_CLAIM")
+    return member_id, True

@@ -1,0 +1,212 @@
+"""Members, identifiers and consents in PostgreSQL. Statements on a passed connection; never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.db.tables import accounts, consent_changes, member_consents, member_identifiers, members
+from loyalty_service.members.domain import ConsentPurpose, IdentifierKind, MemberStatus
+
+__all__ = [
+    "ConsentRow",
+    "MemberRow",
+    "claim_identifier",
+    "consent_history",
+    "create_member",
+    "find_by_identifier",
+    "get_member",
+    "identifiers_of",
+    "lock_member",
+    "record_consent",
+    "set_status",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    member_id: str
+    status: MemberStatus
+    display_name: str
+    merged_into: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    purpose: ConsentPurpose
+    granted: bool
+    channel: str
+    changed_at: datetime
+
+
+def _member(row: object) -> MemberRow:
+    m = row._mapping  # type: ignore[attr-defined]
+    return MemberRow(
+        m["member_id"], MemberStatus(m["status"]), m["display_name"], m["merged_into"], m["created_at"]
+    )
+
+
+_MEMBER_COLUMNS = (
+    members.c.member_id,
+    members.c.status,
+    members.c.display_name,
+    members.c.merged_into,
+    members.c.created_at,
+)
+
+
+async def create_member(
+    conn: AsyncConnection, *, member_id: str, status: MemberStatus, display_name: str, now: datetime
+) -> MemberRow:
+    row = (
+        await conn.execute(
+            insert(members)
+            .values(member_id=member_id, status=status.value, display_name=display_name, created_at=now)
+            .returning(*_MEMBER_COLUMNS)
+        )
+    ).one()
+    await conn.execute(insert(accounts).values(member_id=member_id, updated_at=now))
+    return _member(row)
+
+
+async def get_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
+    row = (await conn.execute(select(*_MEMBER_COLUMNS).where(members.c.member_id == member_id))).one_or_none()
+    return None if row is None else _member(row)
+
+
+async def lock_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
+    """Read the member and lock its account row: changes to one member are serialised there."""
+    await conn.execute(
+        select(accounts.c.member_id).where(accounts.c.member_id == member_id).with_for_update()
+    )
+    return await get_member(conn, member_id)
+
+
+async def set_status(
+    conn: AsyncConnection, member_id: str, *, status: MemberStatus, merged_into: str | None
+) -> None:
+    await conn.execute(
+        update(members)
+        .where(members.c.member_id == member_id)
+        .values(status=status.value, merged_into=merged_into)
+    )
+
+
+async def find_by_identifier(conn: AsyncConnection, kind: IdentifierKind, value: str) -> str | None:
+    return (
+        await conn.execute(
+            select(member_identifiers.c.member_id).where(
+                member_identifiers.c.kind == kind.value, member_identifiers.c.value == value
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def claim_identifier(
+    conn: AsyncConnection, *, member_id: str, kind: IdentifierKind, value: str, now: datetime
+) -> str:
+    """Link the identifier to `member_id` unless someone holds it; returns its holder either way."""
+    inserted = (
+        await conn.execute(
+            pg_insert(member_identifiers)
+            .values(kind=kind.value, value=value, member_id=member_id, linked_at=now)
+            .on_conflict_do_nothing()
+            .returning(member_identifiers.c.member_id)
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return str(inserted)
+    holder = await find_by_identifier(conn, kind, value)
+    assert holder is not None
+    return holder
+
+
+async def move_identifiers(conn: AsyncConnection, *, from_member: str, to_member: str) -> None:
+    await conn.execute(
+        update(member_identifiers)
+        .where(member_identifiers.c.member_id == from_member)
+        .values(member_id=to_member)
+    )
+
+
+async def identifiers_of(conn: AsyncConnection, member_id: str) -> list[tuple[IdentifierKind, str]]:
+    rows = await conn.execute(
+        select(member_identifiers.c.kind, member_identifiers.c.value)
+        .where(member_identifiers.c.member_id == member_id)
+        .order_by(member_identifiers.c.kind, member_identifiers.c.value)
+    )
+    return [(IdentifierKind(kind), value) for kind, value in rows.all()]
+
+
+async def current_consents(conn: AsyncConnection, member_id: str) -> list[ConsentRow]:
+    rows = await conn.execute(
+        select(
+            member_consents.c.purpose,
+            member_consents.c.granted,
+            member_consents.c.channel,
+            member_consents.c.changed_at,
+        )
+        .where(member_consents.c.member_id == member_id)
+        .order_by(member_consents.c.purpose)
+    )
+    return [ConsentRow(ConsentPurpose(p), g, c, t) for p, g, c, t in rows.all()]
+
+
+async def consent_history(conn: AsyncConnection, member_id: str) -> list[ConsentRow]:
+    rows = await conn.execute(
+        select(
+            consent_changes.c.purpose,
+            consent_changes.c.granted,
+            consent_changes.c.channel,
+            consent_changes.c.changed_at,
+        )
+        .where(consent_changes.c.member_id == member_id)
+        .order_by(consent_changes.c.change_seq)
+    )
+    return [ConsentRow(ConsentPurpose(p), g, c, t) for p, g, c, t in rows.all()]
+
+
+async def record_consent(
+    conn: AsyncConnection,
+    *,
+    member_id: str,
+    purpose: ConsentPurpose,
+    granted: bool,
+    channel: str,
+    credential_id: str,
+    now: datetime,
+) -> None:
+    """Keep the change in the history and make it the current state of its purpose."""
+    seq = (
+        await conn.execute(
+            update(accounts)
+            .where(accounts.c.member_id == member_id)
+            .values(consent_seq=accounts.c.consent_seq + 1)
+            .returning(accounts.c.consent_seq)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(consent_changes).values(
+            member_id=member_id,
+            change_seq=seq,
+            purpose=purpose.value,
+            granted=granted,
+            channel=channel,
+            credential_id=credential_id,
+            changed_at=now,
+        )
+    )
+    upsert = pg_insert(member_consents).values(
+        member_id=member_id, purpose=purpose.value, granted=granted, channel=channel, changed_at=now
+    )
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[member_consents.c.member_id, member_consents.c.purpose],
+            set_={"granted": granted, "channel": channel, "changed_at": now},
+        )
+    )
