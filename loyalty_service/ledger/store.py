@@ -25,6 +25,7 @@ __all__ = [
     "insert_lot",
     "insert_takes",
     "lock_account",
+    "lots_by_id",
     "open_lots",
     "read_account",
     "save_account",

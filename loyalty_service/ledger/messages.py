@@ -1,0 +1,90 @@
+"""Ledger rows and states as protobuf messages, and the enum mappings both directions.
+
+Kept apart from `book.py` so the one place that knows the stored spelling of an entry type or a channel
+is this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from loyalty.v1 import common_pb2, ledger_pb2
+
+from loyalty_service.kernel.channel import Channel
+from loyalty_service.ledger.lots import NextExpiry
+from loyalty_service.ledger.store import EntryRow
+from loyalty_service.proto_time import to_timestamp
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_TO_PROTO",
+    "ENTRY_TYPES",
+    "EntryType",
+    "balance_message",
+    "entry_message",
+]
+
+
+class EntryType(enum.StrEnum):
+    """What a ledger entry records; the values are stored in `ledger_entries.entry_type`."""
+
+    EARN = "earn"
+    REFUND_REVERSAL = "refund_reversal"
+    SPEND = "spend"
+    SPEND_CANCEL = "spend_cancel"
+    ADJUST = "adjust"
+    EXPIRE = "expire"
+    MERGE_OUT = "merge_out"
+    MERGE_IN = "merge_in"
+
+
+ENTRY_TYPES: dict[int, EntryType] = {
+    ledger_pb2.ENTRY_TYPE_EARN: EntryType.EARN,
+    ledger_pb2.ENTRY_TYPE_REFUND_REVERSAL: EntryType.REFUND_REVERSAL,
+    ledger_pb2.ENTRY_TYPE_SPEND: EntryType.SPEND,
+    ledger_pb2.ENTRY_TYPE_SPEND_CANCEL: EntryType.SPEND_CANCEL,
+    ledger_pb2.ENTRY_TYPE_ADJUST: EntryType.ADJUST,
+    ledger_pb2.ENTRY_TYPE_EXPIRE: EntryType.EXPIRE,
+    ledger_pb2.ENTRY_TYPE_MERGE_OUT: EntryType.MERGE_OUT,
+    ledger_pb2.ENTRY_TYPE_MERGE_IN: EntryType.MERGE_IN,
+}
+_ENTRY_TYPE_TO_PROTO = {v.value: k for k, v in ENTRY_TYPES.items()}
+
+CHANNELS: dict[int, Channel] = {
+    common_pb2.CHANNEL_POS: Channel.POS,
+    common_pb2.CHANNEL_WEBSHOP: Channel.WEBSHOP,
+    common_pb2.CHANNEL_APP: Channel.APP,
+    common_pb2.CHANNEL_BACKOFFICE: Channel.BACKOFFICE,
+}
+CHANNEL_TO_PROTO: dict[str, int] = {v.value: k for k, v in CHANNELS.items()}
+
+
+def entry_message(entry: EntryRow) -> ledger_pb2.LedgerEntry:
+    return ledger_pb2.LedgerEntry(
+        entry_id=entry.entry_id,
+        member_id=entry.member_id,
+        type=_ENTRY_TYPE_TO_PROTO[entry.entry_type],  # type: ignore[arg-type]
+        points=entry.points,
+        balance_after=entry.balance_after,
+        # System entries (expiry, merge) have no channel: CHANNEL_UNSPECIFIED.
+        channel=CHANNEL_TO_PROTO.get(entry.channel, common_pb2.CHANNEL_UNSPECIFIED),  # type: ignore[arg-type]
+        store_id=entry.store_id,
+        source_type=entry.source_type,
+        source_ref=entry.source_ref,
+        reason=entry.reason,
+        occurred_at=to_timestamp(entry.occurred_at),
+        recorded_at=to_timestamp(entry.recorded_at),
+    )
+
+
+def balance_message(
+    *, member_id: str, available: int, pending: int, lifetime_earned: int, next_expiry: NextExpiry | None
+) -> ledger_pb2.Balance:
+    balance = ledger_pb2.Balance(
+        member_id=member_id, available=available, pending=pending, lifetime_earned=lifetime_earned
+    )
+    if next_expiry is not None:
+        balance.next_expiry.CopyFrom(
+            ledger_pb2.NextExpiry(points=next_expiry.points, expires_at=to_timestamp(next_expiry.expires_at))
+        )
+    return balance
+

@@ -1,0 +1,137 @@
+"""Crediting a purchase and reversing a refund, inside the caller's transaction.
+
+The servicer validates the request into a `PurchaseInput` / `RefundInput`; these functions do the work
+in the order every ledger write follows: find the member, lock its ledger (`Book.open`), then touch the
+order, the lots, the entries and the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loyalty.v1 import common_pb2, ledger_pb2, program_pb2
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from loyalty_service.kernel.channel import Channel
+from loyalty_service.kernel.clock import add_months
+from loyalty_service.kernel.ids import new_id
+from loyalty_service.ledger import records
+from loyalty_service.ledger.book import Book, Cause
+from loyalty_service.ledger.earning import Earning, PurchaseFacts, PurchaseLine, evaluate, rules_as_of
+from loyalty_service.ledger.messages import EntryType
+from loyalty_service.ledger.refunds import RefundExceedsPurchase, reversal_points
+from loyalty_service.ledger.rules_store import RuleCache
+from loyalty_service.members import api as members_api
+from loyalty_service.program import settings as program_settings
+from loyalty_service.proto_time import to_timestamp
+
+__all__ = ["PurchaseInput", "RefundInput", "record_purchase", "record_refund"]
+
+_KIND_TO_PROTO = {
+    "base_rate": program_pb2.EARNING_RULE_KIND_BASE_RATE,
+    "multiplier": program_pb2.EARNING_RULE_KIND_MULTIPLIER,
+    "bonus": program_pb2.EARNING_RULE_KIND_BONUS,
+}
+_REFUND_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PurchaseInput:
+    member: members_api.MemberKey
+    provisional_card: str | None
+    """Set when an unknown card may create a provisional member (a till scanning a new card)."""
+    channel: Channel
+    store_id: str
+    order_id: str
+    amount_minor: int
+    currency: str
+    occurred_at: datetime
+    lines: tuple[PurchaseLine, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundInput:
+    channel: Channel
+    store_id: str
+    order_id: str
+    amount_minor: int
+    currency: str
+    occurred_at: datetime
+    lines: tuple[PurchaseLine, ...]
+
+
+def _lines_json(lines: tuple[PurchaseLine, ...]) -> list[dict[str, object]]:
+    return [{"sku": ln.sku, "category": ln.category, "quantity": ln.quantity, "amount_minor": ln.amount_minor}
+            for ln in lines]  # fmt: skip
+
+
+async def _purchase_member(conn: AsyncConnection, purchase: PurchaseInput, now: datetime) -> tuple[str, bool]:
+    member_id = await members_api.resolve(conn, purchase.member)
+    created = False
+    if member_id is None and purchase.provisional_card is not None:
+        member_id, created = await members_api.create_provisional(conn, card=purchase.provisional_card, now=now)
+    if member_id is None:
+        return await members_api.require_member(conn, purchase.member), False
+    return await members_api.require_member(conn, members_api.MemberKey(member_id=member_id)), created
+
+
+async def _earning(
+    conn: AsyncConnection, purchase: PurchaseInput, *, member_id: str, revision: int, rules: RuleCache
+) -> Earning:
+    in_force = rules_as_of(await rules.versions(conn, revision), purchase.occurred_at)
+    prior: frozenset[Channel] = frozenset()
+    if any(rule.condition.first_purchase_in_channel for rule in in_force):
+        prior = frozenset(Channel(c) for c in await records.prior_channels(conn, member_id))
+    facts = PurchaseFacts(
+        channel=purchase.channel, store_id=purchase.store_id, amount_minor=purchase.amount_minor,
+        currency=purchase.currency, occurred_at=purchase.occurred_at, lines=purchase.lines, prior_channels=prior,
+    )  # fmt: skip
+    return evaluate(in_force, facts)
+
+
+async def record_purchase(
+    conn: AsyncConnection, purchase: PurchaseInput, *, now: datetime, credential_id: str, rules: RuleCache
+) -> ledger_pb2.RecordPurchaseResponse:
+    """Credit the purchase by the rules as of its occurred_at; ALREADY_EXISTS for a known order."""
+    settings = await program_settings.read(conn)
+    member_id, created = await _purchase_member(conn, purchase, now)
+    book = await Book.open(conn, member_id, now=now, credential_id=credential_id)
+    purchase_id = new_id("pur")
+    if not await records.claim_order(conn, channel=purchase.channel.value, store_id=purchase.store_id,
+                                     order_id=purchase.order_id, member_id=member_id, purchase_id=purchase_id):  # fmt: skip
+        raise FailedPrecondition.__mro__[1](  # AlreadyExists, imported lazily below to keep one name per error
+            f"order {purchase.order_id!r} of {purchase.channel.value} store {purchase.store_id!r} is already recorded",
+        ) if False else _duplicate_order(purchase)
+    earning = await _earning(conn, purchase, member_id=member_id, revision=settings.rules_revision, rules=rules)
+    available_at = purchase.occurred_at + timedelta(days=settings.pending_days)
+    expires_at = add_months(purchase.occurred_at, settings.expiry_months) if settings.expiry_months else None
+    entry_id, lot_id = "", None
+    if earning.points > 0:
+        cause = Cause(channel=purchase.channel.value, store_id=purchase.store_id, source_type="purchase",
+                      source_ref=purchase.order_id, occurred_at=purchase.occurred_at)  # fmt: skip
+        entry, lot_id = await book.credit(EntryType.EARN, earning.points, cause, earned_at=purchase.occurred_at,
+                                          available_at=available_at, expires_at=expires_at, lifetime=True)  # fmt: skip
+        entry_id = entry.entry_id
+    applied = [{"rule_id": a.rule_id, "version": a.version, "name": a.name, "kind": a.kind.value, "points": a.points}
+               for a in earning.applied]  # fmt: skip
+    await records.insert_purchase(
+        conn, member_id=member_id, purchase_id=purchase_id, channel=purchase.channel.value,
+        store_id=purchase.store_id, order_id=purchase.order_id, amount_minor=purchase.amount_minor,
+        currency=purchase.currency, points=earning.points, lot_id=lot_id, lines=_lines_json(purchase.lines),
+        applied_rules=applied, credential_id=credential_id, occurred_at=purchase.occurred_at, recorded_at=now,
+    )  # fmt: skip
+    await book.close()
+    response = ledger_pb2.RecordPurchaseResponse(
+        purchase_id=purchase_id, member_id=member_id, entry_id=entry_id, points=earning.points,
+        balance=book.balance(), provisional_member_created=created,
+        applied_rules=[
+            ledger_pb2.AppliedRule(rule_id=a.rule_id, version=a.version, name=a.name, kind=_KIND_TO_PROTO[a.kind.value],
+                                   points=a.points)
+            for a in earning.applied
+        ],
+    )  # fmt: skip
+    if earning.points > 0 and available_at > now:
+        response.available_at.CopyFrom(to_timestamp(available_at))
+    return response

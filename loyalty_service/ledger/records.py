@@ -1,0 +1,161 @@
+"""Purchases, refunds and spends in PostgreSQL: Core statements on a passed connection; never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.db.tables import lot_takes, lots, purchase_orders, purchases, refunds, spends
+
+__all__ = [
+    "PurchaseRow",
+    "SpendRow",
+    "cancel_spend",
+    "claim_order",
+    "find_order",
+    "insert_purchase",
+    "insert_refund",
+    "insert_spend",
+    "lock_purchase",
+    "lock_spend",
+    "move_member_rows",
+    "prior_channels",
+    "record_refund_totals",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRow:
+    member_id: str
+    purchase_id: str
+    currency: str
+    amount_minor: int
+    points: int
+    lot_id: str | None
+    refunded_minor: int
+    reversed_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    member_id: str
+    spend_id: str
+    points: int
+    store_id: str
+    entry_id: str
+    cancelled: bool
+
+
+async def claim_order(
+    conn: AsyncConnection, *, channel: str, store_id: str, order_id: str, member_id: str, purchase_id: str
+) -> bool:
+    """Take (channel, store, order) for this purchase; False if another purchase holds it.
+
+    A concurrent claim of the same order waits on the primary key until this transaction ends, so two
+    tills uploading one sale under two keys credit it once.
+    """
+    inserted = (
+        await conn.execute(
+            pg_insert(purchase_orders)
+            .values(channel=channel, store_id=store_id, order_id=order_id, member_id=member_id,
+                    purchase_id=purchase_id)
+            .on_conflict_do_nothing()
+            .returning(purchase_orders.c.purchase_id)
+        )
+    ).first()  # fmt: skip
+    return inserted is not None
+
+
+async def find_order(conn: AsyncConnection, *, channel: str, store_id: str, order_id: str) -> tuple[str, str] | None:
+    """(member_id, purchase_id) of the order's purchase."""
+    row = (
+        await conn.execute(
+            select(purchase_orders.c.member_id, purchase_orders.c.purchase_id).where(
+                purchase_orders.c.channel == channel,
+                purchase_orders.c.store_id == store_id,
+                purchase_orders.c.order_id == order_id,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def prior_channels(conn: AsyncConnection, member_id: str) -> frozenset[str]:
+    rows = await conn.execute(select(purchases.c.channel).where(purchases.c.member_id == member_id).distinct())
+    return frozenset(str(channel) for channel in rows.scalars())
+
+
+async def insert_purchase(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(purchases).values(**values))
+
+
+_PURCHASE_COLUMNS = (
+    purchases.c.member_id,
+    purchases.c.purchase_id,
+    purchases.c.currency,
+    purchases.c.amount_minor,
+    purchases.c.points,
+    purchases.c.lot_id,
+    purchases.c.refunded_minor,
+    purchases.c.reversed_points,
+)
+
+
+async def lock_purchase(conn: AsyncConnection, *, member_id: str, purchase_id: str) -> PurchaseRow | None:
+    row = (
+        await conn.execute(
+            select(*_PURCHASE_COLUMNS)
+            .where(purchases.c.member_id == member_id, purchases.c.purchase_id == purchase_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    return None if row is None else PurchaseRow(*row)
+
+
+async def record_refund_totals(
+    conn: AsyncConnection, purchase: PurchaseRow, *, refunded_minor: int, reversed_points: int
+) -> None:
+    await conn.execute(
+        update(purchases)
+        .where(purchases.c.member_id == purchase.member_id, purchases.c.purchase_id == purchase.purchase_id)
+        .values(refunded_minor=refunded_minor, reversed_points=reversed_points)
+    )
+
+
+async def insert_refund(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(refunds).values(**values))
+
+
+async def insert_spend(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(spends).values(**values))
+
+
+async def lock_spend(conn: AsyncConnection, *, member_id: str, spend_id: str) -> SpendRow | None:
+    row = (
+        await conn.execute(
+            select(spends.c.member_id, spends.c.spend_id, spends.c.points, spends.c.store_id, spends.c.entry_id,
+                   spends.c.cancelled_at.is_not(None))
+            .where(spends.c.member_id == member_id, spends.c.spend_id == spend_id)
+            .with_for_update()
+        )
+    ).one_or_none()  # fmt: skip
+    return None if row is None else SpendRow(*row)
+
+
+async def cancel_spend(conn: AsyncConnection, spend: SpendRow, *, cancel_entry_id: str, now: datetime) -> None:
+    await conn.execute(
+        update(spends)
+        .where(spends.c.member_id == spend.member_id, spends.c.spend_id == spend.spend_id)
+        .values(cancel_entry_id=cancel_entry_id, cancelled_at=now)
+    )
+
+
+async def move_member_rows(conn: AsyncConnection, *, source: str, target: str) -> None:
+    """Re-home a merged member's lots, takes, purchases, refunds and spends (entries stay as history)."""
+    for table in (lots, lot_takes, purchases, refunds, spends, purchase_orders):
+        await conn.execute(update(table).where(table.c.member_id == source).values(member_id=target))
