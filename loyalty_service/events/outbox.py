@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from loyalty.v1 import events_pb2
-from sqlalchemy import insert, update
+from sqlalchemy import Text, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables import accounts, events
+from loyalty_service.events.hub import CHANNEL
 
 __all__ = ["append", "append_with_seq", "event_type"]
 
@@ -47,13 +48,22 @@ async def append_with_seq(
     payload: events_pb2.EventPayload,
     occurred_at: datetime,
 ) -> None:
-    """Write an event whose number the caller already took (in the same update as its balance change)."""
-    await conn.execute(
-        insert(events).values(
+    """Write an event whose number the caller already took (in the same update as its balance change).
+
+    The same statement queues a NOTIFY that PostgreSQL delivers to every replica's listener at commit
+    (events.hub): one round trip for both.
+    """
+    inserted = (
+        insert(events)
+        .values(
             member_id=member_id,
             seq=seq,
             event_type=event_type(payload),
             payload=payload.SerializeToString(),
             occurred_at=occurred_at,
         )
+        .returning(events.c.member_id, events.c.seq)
+        .cte("inserted")
     )
+    notify = func.pg_notify(CHANNEL, inserted.c.member_id + literal(":") + cast(inserted.c.seq, Text))
+    await conn.execute(select(notify).select_from(inserted))

@@ -1,0 +1,73 @@
+"""The event hub: NOTIFY wake-ups across connections, and recovery when the listener is cut off."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from loyalty.v1 import events_pb2
+from sqlalchemy import text
+
+from loyalty_service.db.engine import create_engine
+from loyalty_service.events import outbox
+from loyalty_service.events.hub import PROGRAM, EventHub
+from tests.support.database import TestDatabase
+
+
+def _payload() -> events_pb2.EventPayload:
+    return events_pb2.EventPayload(members_merged=events_pb2.MembersMerged(member_id="mem_x", points=1))
+
+
+async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_db: TestDatabase) -> None:
+    """Goal: an event committed on one connection wakes the subscribers of its member (and '*'), not others."""
+    url = await test_db.new_database()
+    engine = create_engine(url, pool_size=2)
+    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"))
+    await hub.start()
+    try:
+        assert hub.listening
+        with hub.subscribe("mem_a") as mine, hub.subscribe("mem_b") as other, hub.subscribe(PROGRAM) as feed:
+            async with engine.begin() as conn:
+                await outbox.append_with_seq(
+                    conn, member_id="mem_a", seq=1, payload=_payload(), occurred_at=datetime.now(UTC)
+                )
+                # Not before the commit: NOTIFY is transactional.
+                assert not await mine.wait(0.2)
+            assert await mine.wait(5)
+            assert await feed.wait(5)
+            assert not await other.wait(0.2)
+    finally:
+        await hub.stop()
+        await engine.dispose()
+
+
+async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db: TestDatabase) -> None:
+    """Goal: when the database drops the listener, the hub reconnects by itself and every subscriber re-reads."""
+    url = await test_db.new_database()
+    engine = create_engine(url, pool_size=2)
+    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), reconnect_max_seconds=0.5)
+    await hub.start()
+    try:
+        with hub.subscribe("mem_a") as subscription:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "select pg_terminate_backend(pid) from pg_stat_activity "
+                        "where application_name = 'loyalty-events' and datname = current_database()"
+                    )
+                )
+            assert await subscription.wait(10), "woken when the listener was lost or came back"
+            for _ in range(100):
+                if hub.listening and hub.reconnects >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert hub.listening and hub.reconnects >= 1
+            await subscription.wait(0.5)  # drain the wake-up of the reconnection itself
+            async with engine.begin() as conn:
+                await outbox.append_with_seq(
+                    conn, member_id="mem_a", seq=2, payload=_payload(), occurred_at=datetime.now(UTC)
+                )
+            assert await subscription.wait(5), "notifications flow again after the reconnection"
+    finally:
+        await hub.stop()
+        await engine.dispose()
