@@ -49,8 +49,15 @@ class Cause:
 
 
 class Book:
-    def __init__(self, conn: AsyncConnection, account: AccountRow, lots: list[StoredLot], *, now: datetime,
-                 credential_id: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        account: AccountRow,
+        lots: list[StoredLot],
+        *,
+        now: datetime,
+        credential_id: str,
+    ) -> None:
         self._conn = conn
         self.account = account
         self.lots = {stored.lot.lot_id: stored for stored in lots}
@@ -64,7 +71,9 @@ class Book:
         account = await store.lock_account(conn, member_id)
         if account is None:
             raise NotFound("member", member_id)
-        book = cls(conn, account, await store.open_lots(conn, member_id), now=now, credential_id=credential_id)
+        book = cls(
+            conn, account, await store.open_lots(conn, member_id), now=now, credential_id=credential_id
+        )
         await book.catch_up()
         return book
 
@@ -88,6 +97,10 @@ class Book:
             next_expiry=lot_rules.next_expiry(self.live_lots(), self.now),
         )
 
+    def add_lifetime(self, points: int) -> None:
+        """Lifetime earned counts what purchases earned net of refund reversals (not adjustments)."""
+        self.account = replace(self.account, lifetime_earned=self.account.lifetime_earned + points)
+
     # --- time ------------------------------------------------------------------------------------
 
     async def catch_up(self) -> tuple[int, int]:
@@ -105,8 +118,12 @@ class Book:
             self._take(stored, take.points)
             await self._save_lot(replace(stored.lot, remaining=0), released=stored.released)
             assert stored.lot.expires_at is not None
-            cause = Cause(channel="", source_type="expiry", source_ref=stored.entry_id,
-                          occurred_at=stored.lot.expires_at)  # fmt: skip
+            cause = Cause(
+                channel="",
+                source_type="expiry",
+                source_ref=stored.entry_id,
+                occurred_at=stored.lot.expires_at,
+            )
             await self._post(EntryType.EXPIRE, -take.points, cause, entry_id=new_id("ent"))
         return len(released), len(expiring)
 
@@ -133,8 +150,14 @@ class Book:
             self._move(available=points)
         else:
             self._move(pending=points)
-        lot = Lot(lot_id=lot_id, points=points, remaining=remaining, earned_at=earned_at,
-                  available_at=available_at, expires_at=expires_at)  # fmt: skip
+        lot = Lot(
+            lot_id=lot_id,
+            points=points,
+            remaining=remaining,
+            earned_at=earned_at,
+            available_at=available_at,
+            expires_at=expires_at,
+        )
         stored = StoredLot(lot, released, entry_id)
         self.lots[lot_id] = stored
         await store.insert_lot(self._conn, member_id=self.member_id, stored=stored)
@@ -155,7 +178,9 @@ class Book:
                 self._move(available=take.points)
             else:
                 self._move(pending=take.points)
-            await self._save_lot(replace(stored.lot, remaining=stored.lot.remaining + back), released=stored.released)
+            await self._save_lot(
+                replace(stored.lot, remaining=stored.lot.remaining + back), released=stored.released
+            )
         total = sum(t.points for t in takes)
         return await self._post(EntryType.SPEND_CANCEL, total, cause, entry_id=new_id("ent"))
 
@@ -166,12 +191,16 @@ class Book:
         try:
             takes = lot_rules.allocate_spend(self.live_lots(), points, self.now, debt=self.debt)
         except lot_rules.InsufficientPoints as error:
-            raise InsufficientPoints(member_id=self.member_id, available=error.available, requested=points) from error
+            raise InsufficientPoints(
+                member_id=self.member_id, available=error.available, requested=points
+            ) from error
         return await self._debit(EntryType.SPEND, points, takes, 0, cause)
 
     async def reverse(self, points: int, cause: Cause, *, own_lot_id: str | None) -> EntryRow:
         """A refund reversal: the purchase's own lot, then pending, then available; the rest is debt."""
-        takes, rest = lot_rules.allocate_reversal(self.live_lots(), points, own_lot_id=own_lot_id, now=self.now)
+        takes, rest = lot_rules.allocate_reversal(
+            self.live_lots(), points, own_lot_id=own_lot_id, now=self.now
+        )
         return await self._debit(EntryType.REFUND_REVERSAL, points, takes, rest, cause)
 
     async def deduct(self, points: int, cause: Cause) -> EntryRow:
@@ -184,14 +213,16 @@ class Book:
         more, rest = lot_rules.allocate_reversal(left, points - covered, own_lot_id=None, now=self.now)
         return await self._debit(EntryType.ADJUST, points, _merge_takes((*takes, *more)), rest, cause)
 
-    async def _debit(self, entry_type: EntryType, points: int, takes: tuple[Take, ...], rest: int,
-                     cause: Cause) -> EntryRow:  # fmt: skip
+    async def _debit(
+        self, entry_type: EntryType, points: int, takes: tuple[Take, ...], rest: int, cause: Cause
+    ) -> EntryRow:
         entry_id = new_id("ent")
         for take in takes:
             stored = self.lots[take.lot_id]
             self._take(stored, take.points)
-            await self._save_lot(replace(stored.lot, remaining=stored.lot.remaining - take.points),
-                                 released=stored.released)  # fmt: skip
+            await self._save_lot(
+                replace(stored.lot, remaining=stored.lot.remaining - take.points), released=stored.released
+            )
         self._move(available=-rest)
         await store.insert_takes(self._conn, member_id=self.member_id, entry_id=entry_id, takes=takes)
         return await self._post(entry_type, -points, cause, entry_id=entry_id)
@@ -219,8 +250,10 @@ class Book:
             takes = lot_rules.allocate_spend(target.live_lots(), pay, target.now, debt=0)
             for take in takes:
                 stored = target.lots[take.lot_id]
-                await target._save_lot(replace(stored.lot, remaining=stored.lot.remaining - take.points),
-                                       released=stored.released)  # fmt: skip
+                await target._save_lot(
+                    replace(stored.lot, remaining=stored.lot.remaining - take.points),
+                    released=stored.released,
+                )
             await store.insert_takes(target._conn, member_id=target.member_id, entry_id=entry_id, takes=takes)
         if points:
             await target._post(EntryType.MERGE_IN, points, cause_in, entry_id=entry_id)
@@ -242,24 +275,41 @@ class Book:
     async def _save_lot(self, lot: Lot, *, released: bool) -> None:
         stored = self.lots[lot.lot_id]
         self.lots[lot.lot_id] = StoredLot(lot, released, stored.entry_id)
-        await store.save_lot(self._conn, member_id=self.member_id, lot_id=lot.lot_id, remaining=lot.remaining,
-                             released=released)  # fmt: skip
+        await store.save_lot(
+            self._conn,
+            member_id=self.member_id,
+            lot_id=lot.lot_id,
+            remaining=lot.remaining,
+            released=released,
+        )
 
     async def _post(self, entry_type: EntryType, points: int, cause: Cause, *, entry_id: str) -> EntryRow:
         self.account = replace(self.account, entry_seq=self.account.entry_seq + 1)
         entry = EntryRow(
-            member_id=self.member_id, entry_seq=self.account.entry_seq, entry_id=entry_id,
-            entry_type=entry_type.value, points=points,
-            balance_after=self.account.available + self.account.pending, channel=cause.channel,
-            store_id=cause.store_id, source_type=cause.source_type, source_ref=cause.source_ref,
-            reason=cause.reason, credential_id=self.credential_id, occurred_at=cause.occurred_at,
+            member_id=self.member_id,
+            entry_seq=self.account.entry_seq,
+            entry_id=entry_id,
+            entry_type=entry_type.value,
+            points=points,
+            balance_after=self.account.available + self.account.pending,
+            channel=cause.channel,
+            store_id=cause.store_id,
+            source_type=cause.source_type,
+            source_ref=cause.source_ref,
+            reason=cause.reason,
+            credential_id=self.credential_id,
+            occurred_at=cause.occurred_at,
             recorded_at=self.now,
-        )  # fmt: skip
+        )
         await store.insert_entry(self._conn, entry)
         self.entries.append(entry)
         changed = events_pb2.PointsChanged(entry=entry_message(entry), balance=self.balance())
-        await outbox.append(self._conn, member_id=self.member_id, occurred_at=self.now,
-                            payload=events_pb2.EventPayload(points_changed=changed))  # fmt: skip
+        await outbox.append(
+            self._conn,
+            member_id=self.member_id,
+            occurred_at=self.now,
+            payload=events_pb2.EventPayload(points_changed=changed),
+        )
         return entry
 
     async def close(self) -> None:

@@ -7,16 +7,15 @@ is this table.
 from __future__ import annotations
 
 import enum
+
 from loyalty.v1 import common_pb2, ledger_pb2
 
-from loyalty_service.kernel.channel import Channel
+from loyalty_service.common_messages import CHANNEL_TO_PROTO
 from loyalty_service.ledger.lots import NextExpiry
 from loyalty_service.ledger.store import EntryRow
 from loyalty_service.proto_time import to_timestamp
 
 __all__ = [
-    "CHANNELS",
-    "CHANNEL_TO_PROTO",
     "ENTRY_TYPES",
     "EntryType",
     "balance_message",
@@ -49,14 +48,6 @@ ENTRY_TYPES: dict[int, EntryType] = {
 }
 _ENTRY_TYPE_TO_PROTO = {v.value: k for k, v in ENTRY_TYPES.items()}
 
-CHANNELS: dict[int, Channel] = {
-    common_pb2.CHANNEL_POS: Channel.POS,
-    common_pb2.CHANNEL_WEBSHOP: Channel.WEBSHOP,
-    common_pb2.CHANNEL_APP: Channel.APP,
-    common_pb2.CHANNEL_BACKOFFICE: Channel.BACKOFFICE,
-}
-CHANNEL_TO_PROTO: dict[str, int] = {v.value: k for k, v in CHANNELS.items()}
-
 
 def entry_message(entry: EntryRow) -> ledger_pb2.LedgerEntry:
     return ledger_pb2.LedgerEntry(
@@ -66,7 +57,7 @@ def entry_message(entry: EntryRow) -> ledger_pb2.LedgerEntry:
         points=entry.points,
         balance_after=entry.balance_after,
         # System entries (expiry, merge) have no channel: CHANNEL_UNSPECIFIED.
-        channel=CHANNEL_TO_PROTO.get(entry.channel, common_pb2.CHANNEL_UNSPECIFIED),  # type: ignore[arg-type]
+        channel=CHANNEL_TO_PROTO.get(entry.channel, common_pb2.CHANNEL_UNSPECIFIED),
         store_id=entry.store_id,
         source_type=entry.source_type,
         source_ref=entry.source_ref,
@@ -87,4 +78,3 @@ def balance_message(
             ledger_pb2.NextExpiry(points=next_expiry.points, expires_at=to_timestamp(next_expiry.expires_at))
         )
     return balance
-

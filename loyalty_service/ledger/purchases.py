@@ -13,7 +13,13 @@ from datetime import datetime, timedelta
 from loyalty.v1 import common_pb2, ledger_pb2, program_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from loyalty_service.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.kernel.ids import new_id
@@ -63,15 +69,19 @@ class RefundInput:
 
 
 def _lines_json(lines: tuple[PurchaseLine, ...]) -> list[dict[str, object]]:
-    return [{"sku": ln.sku, "category": ln.category, "quantity": ln.quantity, "amount_minor": ln.amount_minor}
-            for ln in lines]  # fmt: skip
+    return [
+        {"sku": ln.sku, "category": ln.category, "quantity": ln.quantity, "amount_minor": ln.amount_minor}
+        for ln in lines
+    ]
 
 
 async def _purchase_member(conn: AsyncConnection, purchase: PurchaseInput, now: datetime) -> tuple[str, bool]:
     member_id = await members_api.resolve(conn, purchase.member)
     created = False
     if member_id is None and purchase.provisional_card is not None:
-        member_id, created = await members_api.create_provisional(conn, card=purchase.provisional_card, now=now)
+        member_id, created = await members_api.create_provisional(
+            conn, card=purchase.provisional_card, now=now
+        )
     if member_id is None:
         return await members_api.require_member(conn, purchase.member), False
     return await members_api.require_member(conn, members_api.MemberKey(member_id=member_id)), created
@@ -85,9 +95,14 @@ async def _earning(
     if any(rule.condition.first_purchase_in_channel for rule in in_force):
         prior = frozenset(Channel(c) for c in await records.prior_channels(conn, member_id))
     facts = PurchaseFacts(
-        channel=purchase.channel, store_id=purchase.store_id, amount_minor=purchase.amount_minor,
-        currency=purchase.currency, occurred_at=purchase.occurred_at, lines=purchase.lines, prior_channels=prior,
-    )  # fmt: skip
+        channel=purchase.channel,
+        store_id=purchase.store_id,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        occurred_at=purchase.occurred_at,
+        lines=purchase.lines,
+        prior_channels=prior,
+    )
     return evaluate(in_force, facts)
 
 
@@ -99,39 +114,169 @@ async def record_purchase(
     member_id, created = await _purchase_member(conn, purchase, now)
     book = await Book.open(conn, member_id, now=now, credential_id=credential_id)
     purchase_id = new_id("pur")
-    if not await records.claim_order(conn, channel=purchase.channel.value, store_id=purchase.store_id,
-                                     order_id=purchase.order_id, member_id=member_id, purchase_id=purchase_id):  # fmt: skip
-        raise FailedPrecondition.__mro__[1](  # AlreadyExists, imported lazily below to keep one name per error
-            f"order {purchase.order_id!r} of {purchase.channel.value} store {purchase.store_id!r} is already recorded",
-        ) if False else _duplicate_order(purchase)
-    earning = await _earning(conn, purchase, member_id=member_id, revision=settings.rules_revision, rules=rules)
+    if not await records.claim_order(
+        conn,
+        channel=purchase.channel.value,
+        store_id=purchase.store_id,
+        order_id=purchase.order_id,
+        member_id=member_id,
+        purchase_id=purchase_id,
+    ):
+        raise AlreadyExists(
+            f"order {purchase.order_id!r} of {purchase.channel.value} store {purchase.store_id!r} "
+            "is already recorded",
+            reason="DUPLICATE_ORDER",
+            metadata={
+                "channel": purchase.channel.value,
+                "store_id": purchase.store_id,
+                "order_id": purchase.order_id,
+            },
+        )
+    earning = await _earning(
+        conn, purchase, member_id=member_id, revision=settings.rules_revision, rules=rules
+    )
     available_at = purchase.occurred_at + timedelta(days=settings.pending_days)
     expires_at = add_months(purchase.occurred_at, settings.expiry_months) if settings.expiry_months else None
     entry_id, lot_id = "", None
     if earning.points > 0:
-        cause = Cause(channel=purchase.channel.value, store_id=purchase.store_id, source_type="purchase",
-                      source_ref=purchase.order_id, occurred_at=purchase.occurred_at)  # fmt: skip
-        entry, lot_id = await book.credit(EntryType.EARN, earning.points, cause, earned_at=purchase.occurred_at,
-                                          available_at=available_at, expires_at=expires_at, lifetime=True)  # fmt: skip
+        cause = Cause(
+            channel=purchase.channel.value,
+            store_id=purchase.store_id,
+            source_type="purchase",
+            source_ref=purchase.order_id,
+            occurred_at=purchase.occurred_at,
+        )
+        entry, lot_id = await book.credit(
+            EntryType.EARN,
+            earning.points,
+            cause,
+            earned_at=purchase.occurred_at,
+            available_at=available_at,
+            expires_at=expires_at,
+            lifetime=True,
+        )
         entry_id = entry.entry_id
-    applied = [{"rule_id": a.rule_id, "version": a.version, "name": a.name, "kind": a.kind.value, "points": a.points}
-               for a in earning.applied]  # fmt: skip
+    applied = [
+        {"rule_id": a.rule_id, "version": a.version, "name": a.name, "kind": a.kind.value, "points": a.points}
+        for a in earning.applied
+    ]
     await records.insert_purchase(
-        conn, member_id=member_id, purchase_id=purchase_id, channel=purchase.channel.value,
-        store_id=purchase.store_id, order_id=purchase.order_id, amount_minor=purchase.amount_minor,
-        currency=purchase.currency, points=earning.points, lot_id=lot_id, lines=_lines_json(purchase.lines),
-        applied_rules=applied, credential_id=credential_id, occurred_at=purchase.occurred_at, recorded_at=now,
-    )  # fmt: skip
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        channel=purchase.channel.value,
+        store_id=purchase.store_id,
+        order_id=purchase.order_id,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        points=earning.points,
+        lot_id=lot_id,
+        lines=_lines_json(purchase.lines),
+        applied_rules=applied,
+        credential_id=credential_id,
+        occurred_at=purchase.occurred_at,
+        recorded_at=now,
+    )
     await book.close()
     response = ledger_pb2.RecordPurchaseResponse(
-        purchase_id=purchase_id, member_id=member_id, entry_id=entry_id, points=earning.points,
-        balance=book.balance(), provisional_member_created=created,
+        purchase_id=purchase_id,
+        member_id=member_id,
+        entry_id=entry_id,
+        points=earning.points,
+        balance=book.balance(),
+        provisional_member_created=created,
         applied_rules=[
-            ledger_pb2.AppliedRule(rule_id=a.rule_id, version=a.version, name=a.name, kind=_KIND_TO_PROTO[a.kind.value],
-                                   points=a.points)
+            ledger_pb2.AppliedRule(
+                rule_id=a.rule_id,
+                version=a.version,
+                name=a.name,
+                kind=_KIND_TO_PROTO[a.kind.value],
+                points=a.points,
+            )
             for a in earning.applied
         ],
-    )  # fmt: skip
+    )
     if earning.points > 0 and available_at > now:
         response.available_at.CopyFrom(to_timestamp(available_at))
     return response
+
+
+async def _refunded_purchase(
+    conn: AsyncConnection, refund: RefundInput, *, now: datetime, credential_id: str
+) -> tuple[Book, records.PurchaseRow]:
+    """Lock the ledger of the purchase's member, then the purchase (a merge may move it in between)."""
+    for _ in range(_REFUND_ATTEMPTS):
+        found = await records.find_order(
+            conn, channel=refund.channel.value, store_id=refund.store_id, order_id=refund.order_id
+        )
+        if found is None:
+            break
+        book = await Book.open(conn, found[0], now=now, credential_id=credential_id)
+        purchase = await records.lock_purchase(conn, member_id=found[0], purchase_id=found[1])
+        if purchase is not None:
+            return book, purchase
+    raise NotFound("purchase", f"{refund.channel.value}/{refund.store_id}/{refund.order_id}")
+
+
+async def record_refund(
+    conn: AsyncConnection, refund: RefundInput, *, now: datetime, credential_id: str
+) -> ledger_pb2.RecordRefundResponse:
+    """Reverse the refund's share of the purchase's points; never more than the purchase in total."""
+    book, purchase = await _refunded_purchase(conn, refund, now=now, credential_id=credential_id)
+    if refund.currency != purchase.currency:
+        raise InvalidArgument(
+            [FieldViolation("amount.currency", f"the purchase was paid in {purchase.currency}")]
+        )
+    try:
+        points = reversal_points(
+            earned_points=purchase.points,
+            purchase_amount_minor=purchase.amount_minor,
+            refunded_before_minor=purchase.refunded_minor,
+            refund_amount_minor=refund.amount_minor,
+        )
+    except RefundExceedsPurchase as error:
+        raise FailedPrecondition(
+            str(error),
+            reason="REFUND_EXCEEDS_PURCHASE",
+            metadata={
+                "member_id": purchase.member_id,
+                "amount_minor": purchase.amount_minor,
+                "refunded_minor": purchase.refunded_minor,
+            },
+        ) from error
+    refund_id, entry_id = new_id("ref"), ""
+    if points > 0:
+        cause = Cause(
+            channel=refund.channel.value,
+            store_id=refund.store_id,
+            source_type="refund",
+            source_ref=refund.order_id,
+            occurred_at=refund.occurred_at,
+        )
+        entry_id = (await book.reverse(points, cause, own_lot_id=purchase.lot_id)).entry_id
+        book.add_lifetime(-points)
+    refunded = purchase.refunded_minor + refund.amount_minor
+    await records.record_refund_totals(
+        conn, purchase, refunded_minor=refunded, reversed_points=purchase.reversed_points + points
+    )
+    await records.insert_refund(
+        conn,
+        member_id=purchase.member_id,
+        refund_id=refund_id,
+        purchase_id=purchase.purchase_id,
+        amount_minor=refund.amount_minor,
+        points_reversed=points,
+        lines=_lines_json(refund.lines),
+        entry_id=entry_id or None,
+        occurred_at=refund.occurred_at,
+        recorded_at=now,
+    )
+    await book.close()
+    return ledger_pb2.RecordRefundResponse(
+        refund_id=refund_id,
+        member_id=purchase.member_id,
+        entry_id=entry_id,
+        points_reversed=points,
+        refunded_total=common_pb2.Money(amount_minor=refunded, currency=purchase.currency),
+        balance=book.balance(),
+    )

@@ -62,16 +62,23 @@ async def claim_order(
     inserted = (
         await conn.execute(
             pg_insert(purchase_orders)
-            .values(channel=channel, store_id=store_id, order_id=order_id, member_id=member_id,
-                    purchase_id=purchase_id)
+            .values(
+                channel=channel,
+                store_id=store_id,
+                order_id=order_id,
+                member_id=member_id,
+                purchase_id=purchase_id,
+            )
             .on_conflict_do_nothing()
             .returning(purchase_orders.c.purchase_id)
         )
-    ).first()  # fmt: skip
+    ).first()
     return inserted is not None
 
 
-async def find_order(conn: AsyncConnection, *, channel: str, store_id: str, order_id: str) -> tuple[str, str] | None:
+async def find_order(
+    conn: AsyncConnection, *, channel: str, store_id: str, order_id: str
+) -> tuple[str, str] | None:
     """(member_id, purchase_id) of the order's purchase."""
     row = (
         await conn.execute(
@@ -86,7 +93,9 @@ async def find_order(conn: AsyncConnection, *, channel: str, store_id: str, orde
 
 
 async def prior_channels(conn: AsyncConnection, member_id: str) -> frozenset[str]:
-    rows = await conn.execute(select(purchases.c.channel).where(purchases.c.member_id == member_id).distinct())
+    rows = await conn.execute(
+        select(purchases.c.channel).where(purchases.c.member_id == member_id).distinct()
+    )
     return frozenset(str(channel) for channel in rows.scalars())
 
 
@@ -138,16 +147,24 @@ async def insert_spend(conn: AsyncConnection, **values: Any) -> None:
 async def lock_spend(conn: AsyncConnection, *, member_id: str, spend_id: str) -> SpendRow | None:
     row = (
         await conn.execute(
-            select(spends.c.member_id, spends.c.spend_id, spends.c.points, spends.c.store_id, spends.c.entry_id,
-                   spends.c.cancelled_at.is_not(None))
+            select(
+                spends.c.member_id,
+                spends.c.spend_id,
+                spends.c.points,
+                spends.c.store_id,
+                spends.c.entry_id,
+                spends.c.cancelled_at.is_not(None),
+            )
             .where(spends.c.member_id == member_id, spends.c.spend_id == spend_id)
             .with_for_update()
         )
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     return None if row is None else SpendRow(*row)
 
 
-async def cancel_spend(conn: AsyncConnection, spend: SpendRow, *, cancel_entry_id: str, now: datetime) -> None:
+async def cancel_spend(
+    conn: AsyncConnection, spend: SpendRow, *, cancel_entry_id: str, now: datetime
+) -> None:
     await conn.execute(
         update(spends)
         .where(spends.c.member_id == spend.member_id, spends.c.spend_id == spend.spend_id)

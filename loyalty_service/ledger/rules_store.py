@@ -21,7 +21,15 @@ from loyalty_service.db.tables import earning_rules, program_settings
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.ledger.earning import EarningRule, RuleCondition, RuleKind
 
-__all__ = ["RuleCache", "insert_version", "latest_version", "load_versions", "rules_revision"]
+__all__ = [
+    "RuleCache",
+    "StoredRule",
+    "insert_version",
+    "latest_version",
+    "load_versions",
+    "lock_rules",
+    "rules_revision",
+]
 
 
 def _condition_json(condition: RuleCondition) -> dict[str, Any]:
@@ -96,7 +104,9 @@ async def latest_version(conn: AsyncConnection, rule_id: str, *, lock: bool = Fa
     return None if row is None else StoredRule(_rule(row), row._mapping["created_at"])
 
 
-async def insert_version(conn: AsyncConnection, rule: EarningRule, *, created_by: str, now: datetime) -> StoredRule:
+async def insert_version(
+    conn: AsyncConnection, rule: EarningRule, *, created_by: str, now: datetime
+) -> StoredRule:
     """Store a new version and bump the revision, so every process drops its cached rules."""
     await conn.execute(
         insert(earning_rules).values(
@@ -120,16 +130,27 @@ async def insert_version(conn: AsyncConnection, rule: EarningRule, *, created_by
     await conn.execute(
         update(program_settings)
         .where(program_settings.c.settings_id == 1)
-        .values(rules_revision=program_settings.c.rules_revision + 1, updated_at=func.greatest(
-            program_settings.c.updated_at, now))
-    )  # fmt: skip
+        .values(
+            rules_revision=program_settings.c.rules_revision + 1,
+            updated_at=func.greatest(program_settings.c.updated_at, now),
+        )
+    )
     return StoredRule(rule, now)
+
+
+async def lock_rules(conn: AsyncConnection) -> None:
+    """Serialise rule changes on the settings row, so two updates of a rule cannot take one version number."""
+    await conn.execute(
+        select(program_settings.c.settings_id).where(program_settings.c.settings_id == 1).with_for_update()
+    )
 
 
 async def rules_revision(conn: AsyncConnection) -> int:
     return int(
         (
-            await conn.execute(select(program_settings.c.rules_revision).where(program_settings.c.settings_id == 1))
+            await conn.execute(
+                select(program_settings.c.rules_revision).where(program_settings.c.settings_id == 1)
+            )
         ).scalar_one()
     )
 

@@ -24,6 +24,7 @@ __all__ = [
     "insert_entry",
     "insert_lot",
     "insert_takes",
+    "list_entries",
     "lock_account",
     "lots_by_id",
     "open_lots",
@@ -232,3 +233,30 @@ async def save_account(
             updated_at=func.greatest(accounts.c.updated_at, now),
         )
     )
+
+
+async def list_entries(
+    conn: AsyncConnection,
+    *,
+    member_id: str,
+    before_seq: int | None,
+    types: Sequence[str],
+    channels: Sequence[str],
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    limit: int,
+) -> list[EntryRow]:
+    """Newest first, keyset-paged on entry_seq (stable while new entries arrive)."""
+    query = select(*ENTRY_COLUMNS).where(ledger_entries.c.member_id == member_id)
+    if before_seq is not None:
+        query = query.where(ledger_entries.c.entry_seq < before_seq)
+    if types:
+        query = query.where(ledger_entries.c.entry_type.in_(list(types)))
+    if channels:
+        query = query.where(ledger_entries.c.channel.in_(list(channels)))
+    if occurred_from is not None:
+        query = query.where(ledger_entries.c.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        query = query.where(ledger_entries.c.occurred_at < occurred_to)
+    rows = await conn.execute(query.order_by(ledger_entries.c.entry_seq.desc()).limit(limit))
+    return [EntryRow(**row._mapping) for row in rows.all()]

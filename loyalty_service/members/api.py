@@ -12,7 +12,7 @@ from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
 from loyalty_service.members.domain import IdentifierKind, MemberStatus
 
-__all__ = ["MemberKey", "create_provisional", "require_member", "resolve"]
+__all__ = ["IdentifierKind", "MemberKey", "create_provisional", "require_member", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)

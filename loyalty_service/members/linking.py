@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from loyalty.v1 import common_pb2, events_pb2
+from loyalty.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.common_messages import IDENTIFIER_KIND_TO_PROTO
 from loyalty_service.errors import AlreadyExists, FailedPrecondition, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.ledger import api as ledger_api
@@ -65,16 +66,8 @@ async def link_identifier(
                 payload=events_pb2.EventPayload(members_merged=merge_event),
                 occurred_at=now,
             )
-    linked = events_pb2.IdentifierLinked(member_id=member_id, kind=_PROTO_KINDS[kind])
+    linked = events_pb2.IdentifierLinked(member_id=member_id, kind=IDENTIFIER_KIND_TO_PROTO[kind])
     await outbox.append(
         conn, member_id=member_id, payload=events_pb2.EventPayload(identifier_linked=linked), occurred_at=now
     )
     return merged, points
-
-
-_PROTO_KINDS = {
-    IdentifierKind.CARD: common_pb2.IDENTIFIER_KIND_CARD,
-    IdentifierKind.EMAIL: common_pb2.IDENTIFIER_KIND_EMAIL,
-    IdentifierKind.PHONE: common_pb2.IDENTIFIER_KIND_PHONE,
-    IdentifierKind.WEBSHOP_CUSTOMER_ID: common_pb2.IDENTIFIER_KIND_WEBSHOP_CUSTOMER_ID,
-}

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
 from loyalty.v1 import common_pb2, events_pb2, members_pb2, members_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.auth.principal import PrincipalKind, current_principal
+from loyalty_service.auth.principal import current_principal
+from loyalty_service.common_messages import (
+    CHANNEL_TO_PROTO,
+    IDENTIFIER_KIND_TO_PROTO,
+    channel_of,
+    read_identifier,
+)
 from loyalty_service.errors import AlreadyExists, FailedPrecondition, NotFound
 from loyalty_service.events import outbox
+from loyalty_service.grpc_types import Context
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
-from loyalty_service.members.domain import ConsentPurpose, IdentifierKind, MemberStatus, normalise_identifier
+from loyalty_service.members.domain import ConsentPurpose, MemberStatus
 from loyalty_service.proto_time import to_timestamp
-from loyalty_service.grpc_types import Context
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 
-__all__ = ["IDENTIFIER_KINDS", "MemberServicer", "channel_of_caller", "read_identifier"]
+__all__ = ["MemberServicer", "channel_of_caller", "load_member"]
 
-IDENTIFIER_KINDS = {
-    common_pb2.IDENTIFIER_KIND_CARD: IdentifierKind.CARD,
-    common_pb2.IDENTIFIER_KIND_EMAIL: IdentifierKind.EMAIL,
-    common_pb2.IDENTIFIER_KIND_PHONE: IdentifierKind.PHONE,
-    common_pb2.IDENTIFIER_KIND_WEBSHOP_CUSTOMER_ID: IdentifierKind.WEBSHOP_CUSTOMER_ID,
-}
-_KIND_TO_PROTO = {v: k for k, v in IDENTIFIER_KINDS.items()}
+_KIND_TO_PROTO = IDENTIFIER_KIND_TO_PROTO
 _PURPOSES = {
     members_pb2.CONSENT_PURPOSE_MARKETING: ConsentPurpose.MARKETING,
     members_pb2.CONSENT_PURPOSE_LOCATION: ConsentPurpose.LOCATION,
@@ -39,37 +38,10 @@ _STATUS_TO_PROTO = {
     MemberStatus.PROVISIONAL: members_pb2.MEMBER_STATUS_PROVISIONAL,
     MemberStatus.CLOSED: members_pb2.MEMBER_STATUS_CLOSED,
 }
-_CHANNEL_OF_KIND = {
-    PrincipalKind.POS: common_pb2.CHANNEL_POS,
-    PrincipalKind.WEBSHOP: common_pb2.CHANNEL_WEBSHOP,
-    PrincipalKind.APP_BACKEND: common_pb2.CHANNEL_APP,
-    PrincipalKind.MEMBER: common_pb2.CHANNEL_APP,
-    PrincipalKind.BACKOFFICE: common_pb2.CHANNEL_BACKOFFICE,
-}
-_CHANNEL_NAMES = {
-    common_pb2.CHANNEL_POS: "pos",
-    common_pb2.CHANNEL_WEBSHOP: "webshop",
-    common_pb2.CHANNEL_APP: "app",
-    common_pb2.CHANNEL_BACKOFFICE: "backoffice",
-}
-_CHANNEL_VALUES = {v: k for k, v in _CHANNEL_NAMES.items()}
 
 
 def channel_of_caller() -> str:
-    return _CHANNEL_NAMES[_CHANNEL_OF_KIND[current_principal().kind]]
-
-
-def read_identifier(
-    checks: Checks, field: str, identifier: common_pb2.Identifier
-) -> tuple[IdentifierKind, str] | None:
-    kind = checks.enum(f"{field}.kind", identifier.kind, IDENTIFIER_KINDS)
-    if kind is None:
-        return None
-    try:
-        return kind, normalise_identifier(kind, identifier.value)
-    except ValueError as error:
-        checks.fail(f"{field}.value", str(error))
-        return None
+    return channel_of(current_principal()).value
 
 
 def _consent_message(row: store.ConsentRow) -> members_pb2.Consent:
@@ -77,7 +49,7 @@ def _consent_message(row: store.ConsentRow) -> members_pb2.Consent:
         purpose=_PURPOSE_TO_PROTO[row.purpose],
         granted=row.granted,
         changed_at=to_timestamp(row.changed_at),
-        channel=_CHANNEL_VALUES.get(row.channel, common_pb2.CHANNEL_UNSPECIFIED),
+        channel=CHANNEL_TO_PROTO.get(row.channel, common_pb2.CHANNEL_UNSPECIFIED),
     )
 
 

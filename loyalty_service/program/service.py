@@ -5,7 +5,6 @@ The earning-rule RPCs come from `rules_service.EarningRuleRpcs`.
 
 from __future__ import annotations
 
-import grpc
 from loyalty.v1 import program_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,11 +12,11 @@ from loyalty_service.auth import credentials
 from loyalty_service.auth.credentials import CredentialRow
 from loyalty_service.auth.principal import PrincipalKind
 from loyalty_service.errors import AlreadyExists, NotFound
+from loyalty_service.grpc_types import Context
 from loyalty_service.program import settings as program_settings
 from loyalty_service.program import stores
 from loyalty_service.program.rules_service import EarningRuleRpcs
 from loyalty_service.proto_time import to_timestamp
-from loyalty_service.grpc_types import Context
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 

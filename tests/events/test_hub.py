@@ -19,7 +19,7 @@ def _payload() -> events_pb2.EventPayload:
 
 
 async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_db: TestDatabase) -> None:
-    """Goal: an event committed on one connection wakes the subscribers of its member (and '*'), not others."""
+    """Goal: a committed event wakes its member's subscribers and the programme feed, not others."""
     url = await test_db.new_database()
     engine = create_engine(url, pool_size=2)
     hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -42,7 +42,7 @@ async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_d
 
 
 async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db: TestDatabase) -> None:
-    """Goal: when the database drops the listener, the hub reconnects by itself and every subscriber re-reads."""
+    """Goal: a dropped listener reconnects by itself and every subscriber re-reads."""
     url = await test_db.new_database()
     engine = create_engine(url, pool_size=2)
     hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), reconnect_max_seconds=0.5)
@@ -61,7 +61,8 @@ async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db
                 if hub.listening and hub.reconnects >= 1:
                     break
                 await asyncio.sleep(0.05)
-            assert hub.listening and hub.reconnects >= 1
+            assert hub.listening
+            assert hub.reconnects >= 1
             await subscription.wait(0.5)  # drain the wake-up of the reconnection itself
             async with engine.begin() as conn:
                 await outbox.append_with_seq(

@@ -1,0 +1,173 @@
+"""The till's durable queue of purchases made while the service was unreachable (stdlib sqlite3, WAL).
+
+One row per purchase holds the complete request as sent (idempotency key, member, order, amount,
+occurred_at, lines), in insertion order. A row leaves the queue only when the service answered for it:
+credited (or a duplicate of an earlier upload) rows are deleted; rows the service refused move to
+`dead_letters` with the error, for someone to look at. Each operation opens its own short connection,
+so a new till process, or a second client on the same file, picks up where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loyalty.v1 import common_pb2, ledger_pb2
+
+__all__ = ["DeadLetter", "OfflineQueue", "QueuedPurchase", "QueuedRow"]
+
+_SCHEMA = """
+create table if not exists queued_purchases (
+    position integer primary key autoincrement,
+    idempotency_key text not null unique,
+    order_id text not null,
+    amount_minor integer not null,
+    currency text not null,
+    occurred_at text not null,
+    queued_at text not null,
+    request blob not null
+);
+create table if not exists dead_letters (
+    position integer primary key,
+    idempotency_key text not null,
+    order_id text not null,
+    request blob not null,
+    queued_at text not null,
+    failed_at text not null,
+    error_code integer not null,
+    error_message text not null,
+    field_violations text not null
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPurchase:
+    """A purchase kept in the till's queue because the service was unreachable; `sync()` uploads it."""
+
+    idempotency_key: str
+    order_id: str
+    position: int
+    queued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRow:
+    position: int
+    request: ledger_pb2.RecordPurchaseRequest
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A queued purchase the service refused (e.g. too old): kept with the service's reason."""
+
+    position: int
+    idempotency_key: str
+    order_id: str
+    error_code: int
+    error_message: str
+    field_violations: tuple[tuple[str, str], ...]
+    failed_at: datetime
+
+
+class OfflineQueue:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with self._connect() as conn:
+            conn.execute("pragma journal_mode=wal")
+            conn.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"OfflineQueue({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+            conn.execute("pragma synchronous=full")
+            conn.execute("pragma busy_timeout=30000")
+            yield conn
+
+    def put(self, request: ledger_pb2.RecordPurchaseRequest) -> QueuedPurchase:
+        """Store one purchase durably (committed before this returns); the same key twice is stored once."""
+        now = datetime.now(UTC)
+        with self._connect() as conn:
+            conn.execute(
+                "insert into queued_purchases (idempotency_key, order_id, amount_minor, currency,"
+                " occurred_at, queued_at, request) values (?, ?, ?, ?, ?, ?, ?)"
+                " on conflict (idempotency_key) do nothing",
+                (
+                    request.idempotency_key,
+                    request.order_id,
+                    request.amount.amount_minor,
+                    request.amount.currency,
+                    request.occurred_at.ToDatetime(tzinfo=UTC).isoformat(),
+                    now.isoformat(),
+                    request.SerializeToString(deterministic=True),
+                ),
+            )
+            row = conn.execute(
+                "select position, queued_at from queued_purchases where idempotency_key = ?",
+                (request.idempotency_key,),
+            ).fetchone()
+        return QueuedPurchase(
+            idempotency_key=request.idempotency_key,
+            order_id=request.order_id,
+            position=int(row[0]),
+            queued_at=datetime.fromisoformat(row[1]),
+        )
+
+    def count(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("select count(*) from queued_purchases").fetchone()[0])
+
+    def head(self, limit: int) -> list[QueuedRow]:
+        """The oldest `limit` purchases, in the order they were queued."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "select position, request from queued_purchases order by position limit ?", (limit,)
+            ).fetchall()
+        return [QueuedRow(int(p), ledger_pb2.RecordPurchaseRequest.FromString(r)) for p, r in rows]
+
+    def settle(self, *, done: list[int], failed: list[tuple[int, common_pb2.ItemError]]) -> None:
+        """Delete answered rows and move refused ones to `dead_letters`, in one transaction."""
+        now = datetime.now(UTC).isoformat()
+        with self._connect() as conn:
+            conn.execute("begin immediate")
+            for position, error in failed:
+                violations = json.dumps([[v.field, v.description] for v in error.field_violations])
+                conn.execute(
+                    "insert or replace into dead_letters (position, idempotency_key, order_id, request,"
+                    " queued_at, failed_at, error_code, error_message, field_violations)"
+                    " select position, idempotency_key, order_id, request, queued_at, ?, ?, ?, ?"
+                    " from queued_purchases where position = ?",
+                    (now, error.code, error.message, violations, position),
+                )
+            conn.executemany(
+                "delete from queued_purchases where position = ?",
+                [(p,) for p in [*done, *(f[0] for f in failed)]],
+            )
+            conn.execute("commit")
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "select position, idempotency_key, order_id, error_code, error_message, field_violations,"
+                " failed_at from dead_letters order by position"
+            ).fetchall()
+        return [
+            DeadLetter(
+                position=int(r[0]),
+                idempotency_key=r[1],
+                order_id=r[2],
+                error_code=int(r[3]),
+                error_message=r[4],
+                field_violations=tuple((f, d) for f, d in json.loads(r[5])),
+                failed_at=datetime.fromisoformat(r[6]),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,98 @@
+"""The web shop back end: members, online orders, refunds, spending at checkout, history, member tokens."""
+
+from __future__ import annotations
+
+from loyalty_clients import _operations as ops
+from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
+from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
+from loyalty_clients._models import Channel
+from loyalty_clients._transport import RetryPolicy, TlsConfig
+
+__all__ = ["AsyncWebShopClient", "WebShopClient"]
+
+DEFAULT_WEBSHOP_STORE_ID = "webshop"
+
+
+class AsyncWebShopClient(
+    ops.MemberLookup,
+    ops.MemberEnrolment,
+    ops.Consents,
+    ops.MemberTokens,
+    ops.Balances,
+    ops.History,
+    ops.Purchases,
+    ops.LedgerWrites,
+):
+    """The web shop (a `webshop` credential). `store_id` names the shop in orders (one per site).
+
+    >>> async with AsyncWebShopClient(api_key=key, target="loyalty:50051") as shop:
+    ...     spend = await shop.spend_points(member="mem_01J...", points=500, order_id="W-1002")
+    """
+
+    _channel = Channel.WEBSHOP
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        target: str,
+        store_id: str = DEFAULT_WEBSHOP_STORE_ID,
+        tls: TlsConfig | None = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        retry: RetryPolicy | None = None,
+        channel_options: tuple[tuple[str, str | int], ...] = (),
+    ) -> None:
+        super().__init__(
+            target=target,
+            secret=api_key,
+            store_id=store_id,
+            tls=tls,
+            timeout_seconds=timeout_seconds,
+            retry=retry,
+            channel_options=channel_options,
+        )
+
+
+class WebShopClient(BlockingClient[AsyncWebShopClient]):
+    """The blocking web shop client; same arguments and methods as `AsyncWebShopClient`.
+
+    >>> with WebShopClient(api_key=key, target="loyalty:50051") as shop:
+    ...     shop.balance(member=Identifier.email("ada@example.com"))
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        target: str,
+        store_id: str = DEFAULT_WEBSHOP_STORE_ID,
+        tls: TlsConfig | None = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        retry: RetryPolicy | None = None,
+        channel_options: tuple[tuple[str, str | int], ...] = (),
+    ) -> None:
+        super().__init__(
+            AsyncWebShopClient(
+                api_key=api_key,
+                target=target,
+                store_id=store_id,
+                tls=tls,
+                timeout_seconds=timeout_seconds,
+                retry=retry,
+                channel_options=channel_options,
+            )
+        )
+
+    lookup_member = blocking(AsyncWebShopClient.lookup_member)
+    get_member = blocking(AsyncWebShopClient.get_member)
+    enroll_member = blocking(AsyncWebShopClient.enroll_member)
+    link_identifier = blocking(AsyncWebShopClient.link_identifier)
+    update_consent = blocking(AsyncWebShopClient.update_consent)
+    issue_member_token = blocking(AsyncWebShopClient.issue_member_token)
+    balance = blocking(AsyncWebShopClient.balance)
+    list_ledger_entries = blocking(AsyncWebShopClient.list_ledger_entries)
+    history = blocking_iterator(AsyncWebShopClient.history)
+    record_purchase = blocking(AsyncWebShopClient.record_purchase)
+    record_refund = blocking(AsyncWebShopClient.record_refund)
+    spend_points = blocking(AsyncWebShopClient.spend_points)
+    cancel_spend = blocking(AsyncWebShopClient.cancel_spend)

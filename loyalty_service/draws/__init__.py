@@ -1,0 +1,43 @@
+"""Prize draws that anyone can verify (issue 10); the algorithm is in docs/draws.md."""
+
+from loyalty_service.draws.domain import (
+    MEMBER_REF_HEX_CHARS,
+    SEED_BYTES,
+    UNIFORM_ATTEMPTS_MAX,
+    DrawResult,
+    Entry,
+    PositionedEntry,
+    Slot,
+    Winner,
+    commitment,
+    draw_key,
+    entries_digest,
+    expand_slots,
+    member_ref,
+    new_seed,
+    order_entries,
+    run_draw,
+    select_winners,
+    uniform,
+)
+
+__all__ = [
+    "MEMBER_REF_HEX_CHARS",
+    "SEED_BYTES",
+    "UNIFORM_ATTEMPTS_MAX",
+    "DrawResult",
+    "Entry",
+    "PositionedEntry",
+    "Slot",
+    "Winner",
+    "commitment",
+    "draw_key",
+    "entries_digest",
+    "expand_slots",
+    "member_ref",
+    "new_seed",
+    "order_entries",
+    "run_draw",
+    "select_winners",
+    "uniform",
+]
