@@ -45,6 +45,15 @@ ENTRY_TYPE_TO_PROTO = {
     m.EntryType.EXPIRE: ledger_pb2.ENTRY_TYPE_EXPIRE,
     m.EntryType.MERGE_OUT: ledger_pb2.ENTRY_TYPE_MERGE_OUT,
     m.EntryType.MERGE_IN: ledger_pb2.ENTRY_TYPE_MERGE_IN,
+    m.EntryType.REDEEM: ledger_pb2.ENTRY_TYPE_REDEEM,
+    m.EntryType.REDEEM_CANCEL: ledger_pb2.ENTRY_TYPE_REDEEM_CANCEL,
+    m.EntryType.GAME_PLAY: ledger_pb2.ENTRY_TYPE_GAME_PLAY,
+    m.EntryType.GAME_WIN: ledger_pb2.ENTRY_TYPE_GAME_WIN,
+    m.EntryType.PASSPORT_REWARD: ledger_pb2.ENTRY_TYPE_PASSPORT_REWARD,
+    m.EntryType.CHALLENGE_REWARD: ledger_pb2.ENTRY_TYPE_CHALLENGE_REWARD,
+    m.EntryType.DRAW_ENTRY: ledger_pb2.ENTRY_TYPE_DRAW_ENTRY,
+    m.EntryType.DRAW_WIN: ledger_pb2.ENTRY_TYPE_DRAW_WIN,
+    m.EntryType.BONUS: ledger_pb2.ENTRY_TYPE_BONUS,
 }
 _ENTRY_TYPES = {v: k for k, v in ENTRY_TYPE_TO_PROTO.items()}
 CREDENTIAL_KIND_TO_PROTO = {

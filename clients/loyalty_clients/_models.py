@@ -99,6 +99,15 @@ class EntryType(enum.StrEnum):
     EXPIRE = "expire"
     MERGE_OUT = "merge_out"
     MERGE_IN = "merge_in"
+    REDEEM = "redeem"
+    REDEEM_CANCEL = "redeem_cancel"
+    GAME_PLAY = "game_play"
+    GAME_WIN = "game_win"
+    PASSPORT_REWARD = "passport_reward"
+    CHALLENGE_REWARD = "challenge_reward"
+    DRAW_ENTRY = "draw_entry"
+    DRAW_WIN = "draw_win"
+    BONUS = "bonus"
 
 
 class CredentialKind(enum.StrEnum):

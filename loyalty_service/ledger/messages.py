@@ -34,6 +34,15 @@ class EntryType(enum.StrEnum):
     EXPIRE = "expire"
     MERGE_OUT = "merge_out"
     MERGE_IN = "merge_in"
+    REDEEM = "redeem"
+    REDEEM_CANCEL = "redeem_cancel"
+    GAME_PLAY = "game_play"
+    GAME_WIN = "game_win"
+    PASSPORT_REWARD = "passport_reward"
+    CHALLENGE_REWARD = "challenge_reward"
+    DRAW_ENTRY = "draw_entry"
+    DRAW_WIN = "draw_win"
+    BONUS = "bonus"
 
 
 ENTRY_TYPES: dict[int, EntryType] = {
@@ -45,6 +54,15 @@ ENTRY_TYPES: dict[int, EntryType] = {
     ledger_pb2.ENTRY_TYPE_EXPIRE: EntryType.EXPIRE,
     ledger_pb2.ENTRY_TYPE_MERGE_OUT: EntryType.MERGE_OUT,
     ledger_pb2.ENTRY_TYPE_MERGE_IN: EntryType.MERGE_IN,
+    ledger_pb2.ENTRY_TYPE_REDEEM: EntryType.REDEEM,
+    ledger_pb2.ENTRY_TYPE_REDEEM_CANCEL: EntryType.REDEEM_CANCEL,
+    ledger_pb2.ENTRY_TYPE_GAME_PLAY: EntryType.GAME_PLAY,
+    ledger_pb2.ENTRY_TYPE_GAME_WIN: EntryType.GAME_WIN,
+    ledger_pb2.ENTRY_TYPE_PASSPORT_REWARD: EntryType.PASSPORT_REWARD,
+    ledger_pb2.ENTRY_TYPE_CHALLENGE_REWARD: EntryType.CHALLENGE_REWARD,
+    ledger_pb2.ENTRY_TYPE_DRAW_ENTRY: EntryType.DRAW_ENTRY,
+    ledger_pb2.ENTRY_TYPE_DRAW_WIN: EntryType.DRAW_WIN,
+    ledger_pb2.ENTRY_TYPE_BONUS: EntryType.BONUS,
 }
 _ENTRY_TYPE_TO_PROTO = {v.value: k for k, v in ENTRY_TYPES.items()}
 

@@ -13,8 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, select, text
 
 from loyalty_service.db.engine import create_engine
-from loyalty_service.db.migrate import current_revision, head_revision
-from loyalty_service.db.tables import metadata, program_settings
+from loyalty_service.db.migrate import current_revisions, head_revisions
+from loyalty_service.db.schema import metadata
+from loyalty_service.db.tables import program_settings
 from tests.foundation.helpers import cli, service_env
 from tests.support.database import TestDatabase
 
@@ -69,7 +70,7 @@ async def test_migrate_twice_reaches_head_and_matches_the_metadata(empty_url: st
 
     engine = create_engine(empty_url, pool_size=1, max_overflow=0)
     try:
-        assert await current_revision(engine) == head_revision()
+        assert await current_revisions(engine) == head_revisions()
         async with engine.connect() as conn:
             differences = await conn.run_sync(_differences)
             assert differences == [], "the migrations and tables.py disagree"

@@ -39,6 +39,24 @@ class _EntryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntryType.V
     """The points of a provisional member leaving it when its card is linked to a real member."""
     ENTRY_TYPE_MERGE_IN: _EntryType.ValueType  # 8
     """The same points arriving at the real member."""
+    ENTRY_TYPE_REDEEM: _EntryType.ValueType  # 9
+    """Points spent on a reward (a voucher was issued)."""
+    ENTRY_TYPE_REDEEM_CANCEL: _EntryType.ValueType  # 10
+    """A cancelled unused voucher gives its points back."""
+    ENTRY_TYPE_GAME_PLAY: _EntryType.ValueType  # 11
+    """The cost of playing a game."""
+    ENTRY_TYPE_GAME_WIN: _EntryType.ValueType  # 12
+    """Points won in a game."""
+    ENTRY_TYPE_PASSPORT_REWARD: _EntryType.ValueType  # 13
+    """Points granted for completing a passport."""
+    ENTRY_TYPE_CHALLENGE_REWARD: _EntryType.ValueType  # 14
+    """Points granted for completing a geolocation challenge."""
+    ENTRY_TYPE_DRAW_ENTRY: _EntryType.ValueType  # 15
+    """Points spent on draw entries."""
+    ENTRY_TYPE_DRAW_WIN: _EntryType.ValueType  # 16
+    """Points won in a prize draw."""
+    ENTRY_TYPE_BONUS: _EntryType.ValueType  # 17
+    """A bonus of the programme: tier, referral, cross-channel, click-and-collect pickup."""
 
 class EntryType(_EntryType, metaclass=_EntryTypeEnumTypeWrapper): ...
 
@@ -53,6 +71,24 @@ ENTRY_TYPE_MERGE_OUT: EntryType.ValueType  # 7
 """The points of a provisional member leaving it when its card is linked to a real member."""
 ENTRY_TYPE_MERGE_IN: EntryType.ValueType  # 8
 """The same points arriving at the real member."""
+ENTRY_TYPE_REDEEM: EntryType.ValueType  # 9
+"""Points spent on a reward (a voucher was issued)."""
+ENTRY_TYPE_REDEEM_CANCEL: EntryType.ValueType  # 10
+"""A cancelled unused voucher gives its points back."""
+ENTRY_TYPE_GAME_PLAY: EntryType.ValueType  # 11
+"""The cost of playing a game."""
+ENTRY_TYPE_GAME_WIN: EntryType.ValueType  # 12
+"""Points won in a game."""
+ENTRY_TYPE_PASSPORT_REWARD: EntryType.ValueType  # 13
+"""Points granted for completing a passport."""
+ENTRY_TYPE_CHALLENGE_REWARD: EntryType.ValueType  # 14
+"""Points granted for completing a geolocation challenge."""
+ENTRY_TYPE_DRAW_ENTRY: EntryType.ValueType  # 15
+"""Points spent on draw entries."""
+ENTRY_TYPE_DRAW_WIN: EntryType.ValueType  # 16
+"""Points won in a prize draw."""
+ENTRY_TYPE_BONUS: EntryType.ValueType  # 17
+"""A bonus of the programme: tier, referral, cross-channel, click-and-collect pickup."""
 Global___EntryType: _TypeAlias = EntryType  # noqa: Y015
 
 @_typing.final

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from loyalty_service.db.tables import metadata
+from loyalty_service.db.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
