@@ -23,12 +23,22 @@ async def ensure_demo_rules(conn: AsyncConnection, *, now: datetime) -> None:
     if await load_versions(conn):
         return
     base = EarningRule(
-        rule_id=new_id("rule"), version=1, name="1 point per euro", kind=RuleKind.BASE_RATE,
-        effective_from=_SINCE, currency="EUR", points_per_unit=Fraction(1),
-    )  # fmt: skip
+        rule_id=new_id("rule"),
+        version=1,
+        name="1 point per euro",
+        kind=RuleKind.BASE_RATE,
+        effective_from=_SINCE,
+        currency="EUR",
+        points_per_unit=Fraction(1),
+    )
     online = EarningRule(
-        rule_id=new_id("rule"), version=1, name="double points online", kind=RuleKind.MULTIPLIER,
-        effective_from=_SINCE, factor=Fraction(2), condition=RuleCondition(channels=frozenset({Channel.WEBSHOP})),
-    )  # fmt: skip
+        rule_id=new_id("rule"),
+        version=1,
+        name="double points online",
+        kind=RuleKind.MULTIPLIER,
+        effective_from=_SINCE,
+        factor=Fraction(2),
+        condition=RuleCondition(channels=frozenset({Channel.WEBSHOP})),
+    )
     for rule in (base, online):
         await insert_version(conn, rule, created_by="demo", now=now)
