@@ -1,4 +1,4 @@
-"""`loyalty-service`: serve | migrate | credentials | stores | check | expire | health."""
+"""`loyalty-service`: serve | migrate | credentials | stores | check | expire | health | bench."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (LOYALTY_GRPC_HOST)")
     serve.add_argument("--port", type=int, help="gRPC port, 0 for any (LOYALTY_GRPC_PORT)")
     serve.add_argument("--metrics-port", type=int, help="Prometheus port, 0 for any (LOYALTY_METRICS_PORT)")
+    serve.add_argument(
+        "--workers",
+        help="server processes on one port; 0 or 'auto' = core count (LOYALTY_WORKERS, default 1)",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     creds = commands.add_parser("credentials", help="create, list or revoke API credentials")
     creds_commands = creds.add_subparsers(dest="action", required=True)
@@ -54,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     health = commands.add_parser("health", help="exit 0 iff the service at --address is SERVING")
     health.add_argument("--address", default="127.0.0.1:50051")
     health.add_argument("--timeout", type=float, default=3.0)
+    from loyalty_service.bench.options import add_arguments as add_bench_arguments
+
+    add_bench_arguments(
+        commands.add_parser("bench", help="measure the service against pgbench on this machine")
+    )
     return parser
 
 
@@ -61,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "health":
         return _health(args.address, args.timeout)
+    if args.command == "bench":
+        from loyalty_service.bench import run_from_arguments
+
+        return run_from_arguments(args)
     overrides: dict[str, object] = {}
     if args.command == "serve":
         for name, value in (
@@ -77,6 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     if args.command == "serve":
+        from loyalty_service.supervisor import parse_workers, run_workers
+
+        try:
+            workers = parse_workers(args.workers or os.environ.get("LOYALTY_WORKERS"))
+        except ValueError as error:
+            print(f"loyalty-service: {error}", file=sys.stderr)
+            return 2
+        if workers > 1:
+            return run_workers(settings, workers=workers, demo=args.demo)
         return asyncio.run(_serve(settings, demo=args.demo))
     return asyncio.run(_with_database(settings, lambda engine: _admin(args, engine)))
 
@@ -107,7 +130,11 @@ async def _with_database(settings: Settings, work: Callable[[AsyncEngine], Await
     url, embedded = database_url(settings)
     engine = create_engine(url, pool_size=2, max_overflow=0)
     try:
-        await wait_for_database(engine, timeout_seconds=settings.db_connect_timeout_seconds)
+        try:
+            await wait_for_database(engine, timeout_seconds=settings.db_connect_timeout_seconds)
+        except TimeoutError as error:
+            print(f"loyalty-service: {error}", file=sys.stderr)
+            return 1
         return await work(engine)
     finally:
         await engine.dispose()
@@ -115,7 +142,7 @@ async def _with_database(settings: Settings, work: Callable[[AsyncEngine], Await
             embedded.stop()
 
 
-async def _transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:  # noqa: UP047
+async def _transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     async with engine.begin() as conn:
         return await work(conn)
 
