@@ -1,4 +1,4 @@
-"""`loyalty-service`: serve | migrate | credentials | stores | check | expire | health | bench."""
+"""loyalty-service: serve | migrate | credentials | stores | check | ledger-head | expire | health | bench."""
 
 from __future__ import annotations
 
@@ -55,10 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     store_create.add_argument("store_id")
     store_create.add_argument("name")
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on any problem")
+    commands.add_parser("ledger-head", help="print the programme-wide ledger head hash, to anchor elsewhere")
     commands.add_parser("expire", help="release due pending points and expire due points now")
+    draws = commands.add_parser("draws", help="prize draws")
+    draws_export = draws.add_subparsers(dest="action", required=True).add_parser(
+        "export", help="write a run draw's result as JSON (docs/draws.md), to check with verify_draw"
+    )
+    draws_export.add_argument("draw_id")
+    draws_export.add_argument("--output", "-o", help="file to write (default: standard output)")
     health = commands.add_parser("health", help="exit 0 iff the service at --address is SERVING")
     health.add_argument("--address", default="127.0.0.1:50051")
     health.add_argument("--timeout", type=float, default=3.0)
+    health.add_argument("--tls-ca", help="PEM file of the CA of a TLS server (default: plaintext)")
     from loyalty_service.bench.options import add_arguments as add_bench_arguments
 
     add_bench_arguments(
@@ -70,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "health":
-        return _health(args.address, args.timeout)
+        return _health(args.address, args.timeout, tls_ca=args.tls_ca)
     if args.command == "bench":
         from loyalty_service.bench import run_from_arguments
 
@@ -172,11 +180,33 @@ async def _admin(args: argparse.Namespace, engine: AsyncEngine) -> int:
             print(problem)
         print("ledger OK" if not problems else f"{len(problems)} problem(s) found")
         return 1 if problems else 0
+    if args.command == "ledger-head":
+        from loyalty_service.ledger.check import ledger_head
+
+        print(json.dumps(await _transaction(engine, ledger_head)))
+        return 0
     if args.command == "expire":
         from loyalty_service.ledger.maintenance import run_once
 
         released, expired = await run_once(engine, datetime.now(UTC))
         print(json.dumps({"members_released": released, "members_expired": expired}))
+        return 0
+    if args.command == "draws":
+        from pathlib import Path
+
+        from loyalty_service.draws.api import export_result
+        from loyalty_service.errors import LoyaltyError
+
+        try:
+            result = await _transaction(engine, lambda c: export_result(c, args.draw_id))
+        except LoyaltyError as error:
+            print(f"loyalty-service: {error.message}", file=sys.stderr)
+            return 1
+        text = json.dumps(result, indent=2) + "\n"
+        if args.output:
+            await asyncio.to_thread(Path(args.output).write_text, text)
+        else:
+            sys.stdout.write(text)
         return 0
     raise AssertionError(args.command)
 
@@ -238,11 +268,15 @@ async def _credentials(args: argparse.Namespace, engine: AsyncEngine) -> int:
     return 0
 
 
-def _health(address: str, timeout: float) -> int:
+def _health(address: str, timeout: float, *, tls_ca: str | None = None) -> int:
+    from pathlib import Path
+
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as channel:
+    credentials = grpc.ssl_channel_credentials(Path(tls_ca).read_bytes()) if tls_ca else None
+    channel = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
+    with channel:
         try:
             stub: Any = health_pb2_grpc.HealthStub(channel)  # the stubs type Check per channel kind
             answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)

@@ -54,6 +54,42 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: float = Field(default=60.0, ge=0.05, le=86_400)
     """How often the server releases pending points and expires old ones."""
     idempotency_retention_days: int = Field(default=7, ge=7, le=365)
+    rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)
+    """Calls per second per caller (API credential, or member for member tokens), per replica; 0 is off."""
+    rate_limit_burst: int = Field(default=0, ge=0, le=1_000_000)
+    """Calls a caller may make at once above the rate; 0: one second's worth (at least 1)."""
+    tls_cert_file: Path | None = None
+    """PEM server certificate (chain). With tls_key_file: serve TLS only. Unset: plaintext."""
+    tls_key_file: Path | None = None
+    """PEM private key of tls_cert_file; read from the file at start, never from the environment."""
+    tls_client_ca_file: Path | None = None
+    """PEM CA bundle: when set, every client must present a certificate it signed (mTLS, e.g. tills)."""
+    watch_heartbeat_seconds: float = Field(default=15.0, ge=0.05, le=3600)
+    """A live stream with nothing to send for this long sends a heartbeat (idle streams survive proxies)."""
+    watch_reread_seconds: float = Field(default=5.0, ge=0.05, le=3600)
+    """Safety re-read of the outbox by a waiting stream, even without a wake-up."""
+    watch_batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Events read per query: the most a stream holds in memory."""
+    watch_write_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A stream whose consumer takes longer than this to accept one message ends with RESOURCE_EXHAUSTED."""
+    watch_max_lag_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    """A stream delivering an event committed after it started this late ends with RESOURCE_EXHAUSTED."""
+    watch_max_streams: int = Field(default=20_000, ge=1, le=1_000_000)
+    """Open live streams per process; more are refused with RESOURCE_EXHAUSTED."""
+    watch_read_concurrency: int = Field(default=4, ge=1, le=100)
+    """Outbox reads of live streams at once, so a wake-up of every stream never starves other calls."""
+    events_retention_days: float = Field(default=7.0, gt=0, le=3650)
+    """Outbox rows older than this are pruned (once no local stream needs them). At least the longest
+    disconnection a client may resume from."""
+    events_prune_interval_seconds: float = Field(default=300.0, ge=0.05, le=86_400)
+    checkin_position_retention_hours: float = Field(default=24.0, gt=0, le=720)
+    """The last accepted check-in position is kept this long for the travel check, then deleted."""
+    checkin_hourly_limit: int = Field(default=20, ge=1, le=10_000)
+    """Check-in attempts (refused ones too) allowed per member per hour."""
+    checkin_max_speed_kmh: int = Field(default=250, ge=1, le=100_000)
+    """Fastest plausible travel between two check-ins."""
+    checkin_max_accuracy_m: float = Field(default=200.0, gt=0, le=5000)
+    """Worst accepted device accuracy, whatever the place radius."""
 
     @field_validator("database_url")
     @classmethod
@@ -70,6 +106,16 @@ class Settings(BaseSettings):
                 raise SettingsError("LOYALTY_TOKEN_SIGNING_KEY is required in production")
             if self.database_url is None:
                 raise SettingsError("LOYALTY_DATABASE_URL is required in production")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise SettingsError("LOYALTY_TLS_CERT_FILE and LOYALTY_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise SettingsError(
+                "LOYALTY_TLS_CLIENT_CA_FILE needs LOYALTY_TLS_CERT_FILE and LOYALTY_TLS_KEY_FILE"
+            )
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise SettingsError(f"LOYALTY_{name.upper()}: {path} is not a readable file")
         key = self.token_signing_key
         if key is not None and len(key.get_secret_value().encode()) < 32:
             raise SettingsError("LOYALTY_TOKEN_SIGNING_KEY must be at least 32 bytes")

@@ -3,6 +3,10 @@
 It wraps each handler's behaviour (not the transport), so the ContextVar it sets is seen by the
 servicer. Expected failures (LoyaltyError) become their status with google.rpc details; anything else is
 logged with its traceback and answered INTERNAL without internals.
+
+Request bytes that do not parse (bad wire format, invalid UTF-8 in a string field) would fail inside
+grpc's deserializer, before any handler runs, and come back UNKNOWN; `_tolerant` turns them into an
+`_Undecodable` marker that the wrapper answers INVALID_ARGUMENT, like any other bad request.
 """
 
 from __future__ import annotations
@@ -20,13 +24,41 @@ from loyalty_service.auth.authenticator import Authenticator
 from loyalty_service.auth.policy import PUBLIC_SERVICES, allowed_kinds
 from loyalty_service.auth.principal import Principal, principal_var
 from loyalty_service.db.transaction import as_unavailable
-from loyalty_service.errors import LoyaltyError, PermissionDenied, to_status
+from loyalty_service.errors import FieldViolation, InvalidArgument, LoyaltyError, PermissionDenied, to_status
 from loyalty_service.grpc_types import Context, Handler
+from loyalty_service.ratelimit import RateLimiter
 
 __all__ = ["CallInterceptor"]
 
 _log = logging.getLogger("loyalty_service.calls")
 _DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _Undecodable:
+    """What a request that could not be parsed becomes; the handler wrapper refuses it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # protobuf raises DecodeError, and others for some malformed inputs
+            return _Undecodable(error)
+
+    return deserialize
+
+
+def _refuse_undecodable(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument(
+            [FieldViolation("request", "not a valid serialised message of this method's request type")]
+        )
 
 
 def _service_of(method: str) -> str:
@@ -64,8 +96,9 @@ class _Call:
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, *, rate_limiter: RateLimiter | None = None) -> None:
         self._authenticator = authenticator
+        self._rate_limiter = rate_limiter
 
     async def intercept_service(
         self,
@@ -80,13 +113,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, metadata, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, metadata, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         # Request-streaming RPCs go through the same checks (the wrappers pass the iterator through):
@@ -94,13 +127,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_unary(method, metadata, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
                 self._wrap_stream(method, metadata, handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         raise AssertionError(f"{method}: a handler of no known kind")
@@ -111,6 +144,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         allowed = allowed_kinds(call.method)
         if allowed is None or principal.kind not in allowed:
             raise PermissionDenied(f"a {principal.kind.value} credential may not call {call.method}")
+        if self._rate_limiter is not None:  # per caller: a member token counts as its member
+            self._rate_limiter.check(principal.idempotency_scope)
         principal_var.set(principal)
 
     def _wrap_unary(self, method: str, metadata: Any, behaviour: Any) -> Any:
@@ -118,6 +153,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             call = _Call(method)
             try:
                 await self._admit(call, metadata)
+                _refuse_undecodable(request)
                 return await behaviour(request, context)
             except BaseException as error:
                 await self._fail(call, context, error)
@@ -131,6 +167,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             call = _Call(method)
             try:
                 await self._admit(call, metadata)
+                _refuse_undecodable(request)
                 async for item in behaviour(request, context):
                     yield item
             except BaseException as error:

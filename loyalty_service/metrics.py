@@ -1,4 +1,13 @@
-"""Prometheus metrics, scraped over HTTP. Names follow the Prometheus conventions (unit suffixes)."""
+"""Prometheus metrics, scraped over HTTP. Names follow the Prometheus conventions (unit suffixes, `_total`
+on counters); `tests/operations/test_metrics_names.py` checks them with promtool.
+
+Business metrics (documented in docs/operations.md):
+- `loyalty_points_total{entry_type, direction}`: points issued (direction="issued") and spent or removed
+  (direction="spent") by the ledger, counted after the transaction commits;
+- `loyalty_redemptions_total{channel}`: rewards redeemed for points;
+- `loyalty_game_plays_total{outcome}`: games played (outcome "win" or "lose");
+- `loyalty_checkins_refused_total{reason}`: challenge check-ins refused, by reason (UPPER_SNAKE).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,22 @@ from collections.abc import Iterator
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["CALLS", "LATENCY", "POINTS", "MetricsServer", "register_pool_collector", "serve_metrics"]
+__all__ = [
+    "CALLS",
+    "CHECKINS_REFUSED",
+    "LATENCY",
+    "PLAYS",
+    "POINTS",
+    "REDEMPTIONS",
+    "MetricsServer",
+    "count_points",
+    "observe_committed",
+    "pending_points",
+    "register_pool_collector",
+    "serve_metrics",
+]
 
 CALLS = Counter(
     "loyalty_grpc_server_handled_total",
@@ -22,7 +44,38 @@ LATENCY = Histogram(
     ["grpc_method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-POINTS = Counter("loyalty_points_total", "Points moved by the ledger, by entry type", ["entry_type"])
+POINTS = Counter(
+    "loyalty_points_total",
+    "Points moved by committed ledger entries, by entry type and direction (issued or spent)",
+    ["entry_type", "direction"],
+)
+REDEMPTIONS = Counter("loyalty_redemptions_total", "Rewards redeemed for points, by channel", ["channel"])
+PLAYS = Counter("loyalty_game_plays_total", "Instant-win games played, by outcome (win or lose)", ["outcome"])
+CHECKINS_REFUSED = Counter(
+    "loyalty_checkins_refused_total", "Challenge check-ins refused, by reason", ["reason"]
+)
+
+_PENDING_KEY = "loyalty_metrics_pending_points"
+
+
+def pending_points(conn: AsyncConnection) -> list[tuple[str, int]]:
+    """A fresh list of the points this transaction will have moved; `in_transaction` counts it on commit."""
+    pending: list[tuple[str, int]] = []
+    conn.info[_PENDING_KEY] = pending
+    return pending
+
+
+def count_points(conn: AsyncConnection, entry_type: str, points: int) -> None:
+    """Note an entry of `conn`'s transaction; counted only if it commits (a retry does not count twice)."""
+    pending = conn.info.get(_PENDING_KEY)
+    if pending is not None:
+        pending.append((entry_type, points))
+
+
+def observe_committed(pending: list[tuple[str, int]]) -> None:
+    for entry_type, points in pending:
+        POINTS.labels(entry_type, "issued" if points > 0 else "spent").inc(abs(points))
+    pending.clear()
 
 
 class _PoolCollector(Collector):

@@ -62,6 +62,16 @@ from loyalty_clients._models import (
     Store,
 )
 from loyalty_clients._offline import DeadLetter, QueuedPurchase
+from loyalty_clients._ops_rewards import (
+    Redemption,
+    Reward,
+    RewardOffer,
+    RewardSpec,
+    Voucher,
+    VoucherAlreadyUsed,
+    VoucherCancellation,
+    VoucherState,
+)
 from loyalty_clients._transport import RetryPolicy, TlsConfig, new_idempotency_key
 from loyalty_clients.app_backend import AppBackendClient, AsyncAppBackendClient
 from loyalty_clients.marketing import AsyncMarketingClient, MarketingClient
@@ -121,9 +131,13 @@ __all__ = [
     "PurchaseLine",
     "PurchaseResult",
     "QueuedPurchase",
+    "Redemption",
     "RefundResult",
     "ResourceExhausted",
     "RetryPolicy",
+    "Reward",
+    "RewardOffer",
+    "RewardSpec",
     "RuleCondition",
     "SpendResult",
     "Store",
@@ -132,6 +146,10 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "Voucher",
+    "VoucherAlreadyUsed",
+    "VoucherCancellation",
+    "VoucherState",
     "WebShopClient",
     "member_id_of_token",
     "new_idempotency_key",

@@ -29,6 +29,7 @@ _STATUSES = {
     members_pb2.MEMBER_STATUS_ACTIVE: m.MemberStatus.ACTIVE,
     members_pb2.MEMBER_STATUS_PROVISIONAL: m.MemberStatus.PROVISIONAL,
     members_pb2.MEMBER_STATUS_CLOSED: m.MemberStatus.CLOSED,
+    members_pb2.MEMBER_STATUS_ERASED: m.MemberStatus.ERASED,
 }
 PURPOSE_TO_PROTO = {
     m.ConsentPurpose.MARKETING: members_pb2.CONSENT_PURPOSE_MARKETING,

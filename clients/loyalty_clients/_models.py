@@ -82,6 +82,8 @@ class MemberStatus(enum.StrEnum):
     PROVISIONAL = "provisional"
     """Created by a purchase on an unknown card; merged into a real member when the card is linked."""
     CLOSED = "closed"
+    ERASED = "erased"
+    """Personal data erased at the member's request; the id remains as the pseudonym of its ledger."""
 
 
 class ConsentPurpose(enum.StrEnum):

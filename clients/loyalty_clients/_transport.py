@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -162,6 +163,26 @@ class Transport:
                     raise typed from None
             await asyncio.sleep(self.retry.backoff_seconds(attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def stream(self, method: str, request: Message, response_type: type[R]) -> AsyncIterator[R]:
+        """A server stream without a deadline (it lives as long as the caller reads); errors are typed.
+
+        No retry here: a stream that breaks is resumed by its caller from the last item it received.
+        """
+        stub: grpc.aio.UnaryStreamMultiCallable[Message, R] = self._open().unary_stream(
+            method,
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=response_type.FromString,
+        )
+        call = stub(request, metadata=(("authorization", f"Bearer {self._secret.reveal()}"),))
+        try:
+            async for item in call:
+                assert isinstance(item, response_type)
+                yield item
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
 
 
 def is_retryable(error: LoyaltyClientError) -> bool:

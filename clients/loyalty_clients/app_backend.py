@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_events as live
 from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
@@ -12,7 +13,13 @@ __all__ = ["AppBackendClient", "AsyncAppBackendClient"]
 
 
 class AsyncAppBackendClient(
-    ops.MemberLookup, ops.MemberEnrolment, ops.Consents, ops.MemberTokens, ops.Balances, ops.History
+    ops.MemberLookup,
+    ops.MemberEnrolment,
+    ops.Consents,
+    ops.MemberTokens,
+    ops.Balances,
+    ops.History,
+    live.MemberWatching,
 ):
     """The app back end (an `app_backend` credential).
 
@@ -79,3 +86,4 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
     balance = blocking(AsyncAppBackendClient.balance)
     list_ledger_entries = blocking(AsyncAppBackendClient.list_ledger_entries)
     history = blocking_iterator(AsyncAppBackendClient.history)
+    watch_member = blocking_iterator(AsyncAppBackendClient.watch_member)

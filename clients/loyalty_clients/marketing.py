@@ -11,6 +11,11 @@ from loyalty.v1 import program_pb2
 
 from loyalty_clients import _convert as c
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_challenges as challenges
+from loyalty_clients import _ops_draws as draws
+from loyalty_clients import _ops_events as live
+from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
@@ -36,7 +41,17 @@ def _effective(message: object, when: datetime | None) -> None:
 
 
 class AsyncMarketingClient(
-    ops.MemberLookup, ops.MemberEnrolment, ops.Consents, ops.Balances, ops.History, ops.Adjustments
+    live.ProgramWatching,
+    ops.MemberLookup,
+    ops.MemberEnrolment,
+    ops.Consents,
+    ops.Balances,
+    ops.History,
+    ops.Adjustments,
+    rewards.RewardCatalogue,
+    draws.DrawOffice,
+    games.GameOffice,
+    challenges.ChallengeOffice,
 ):
     """Marketing and programme staff (a `backoffice` credential).
 
@@ -274,6 +289,8 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     balance = blocking(AsyncMarketingClient.balance)
     list_ledger_entries = blocking(AsyncMarketingClient.list_ledger_entries)
     history = blocking_iterator(AsyncMarketingClient.history)
+    watch_program = blocking_iterator(AsyncMarketingClient.watch_program)
+    program_stats = blocking(AsyncMarketingClient.program_stats)
     adjust_points = blocking(AsyncMarketingClient.adjust_points)
     create_store = blocking(AsyncMarketingClient.create_store)
     list_stores = blocking(AsyncMarketingClient.list_stores)
@@ -283,6 +300,32 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     get_program_settings = blocking(AsyncMarketingClient.get_program_settings)
     update_program_settings = blocking(AsyncMarketingClient.update_program_settings)
     create_earning_rule = blocking(AsyncMarketingClient.create_earning_rule)
+    create_game = blocking(AsyncMarketingClient.create_game)
+    update_game = blocking(AsyncMarketingClient.update_game)
+    list_all_games = blocking(AsyncMarketingClient.list_all_games)
+    create_play_token_rule = blocking(AsyncMarketingClient.create_play_token_rule)
+    create_passport = blocking(AsyncMarketingClient.create_passport)
+    update_passport = blocking(AsyncMarketingClient.update_passport)
+    list_all_passports = blocking(AsyncMarketingClient.list_all_passports)
     update_earning_rule = blocking(AsyncMarketingClient.update_earning_rule)
     retire_earning_rule = blocking(AsyncMarketingClient.retire_earning_rule)
     list_earning_rules = blocking(AsyncMarketingClient.list_earning_rules)
+    create_reward = blocking(AsyncMarketingClient.create_reward)
+    update_reward = blocking(AsyncMarketingClient.update_reward)
+    archive_reward = blocking(AsyncMarketingClient.archive_reward)
+    list_reward_catalogue = blocking(AsyncMarketingClient.list_reward_catalogue)
+    create_draw = blocking(AsyncMarketingClient.create_draw)
+    update_draw = blocking(AsyncMarketingClient.update_draw)
+    list_all_draws = blocking(AsyncMarketingClient.list_all_draws)
+    list_draws = blocking(AsyncMarketingClient.list_draws)
+    get_draw = blocking(AsyncMarketingClient.get_draw)
+    run_draw = blocking(AsyncMarketingClient.run_draw)
+    draw_result = blocking(AsyncMarketingClient.draw_result)
+    export_draw_result = blocking(AsyncMarketingClient.export_draw_result)
+    create_place = blocking(AsyncMarketingClient.create_place)
+    update_place = blocking(AsyncMarketingClient.update_place)
+    archive_place = blocking(AsyncMarketingClient.archive_place)
+    list_places = blocking(AsyncMarketingClient.list_places)
+    create_challenge = blocking(AsyncMarketingClient.create_challenge)
+    update_challenge = blocking(AsyncMarketingClient.update_challenge)
+    list_challenges = blocking(AsyncMarketingClient.list_challenges)

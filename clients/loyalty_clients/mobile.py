@@ -13,6 +13,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_challenges as challenges
+from loyalty_clients import _ops_draws as draws
+from loyalty_clients import _ops_events as live
+from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_privacy as privacy
+from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS, ClientBase
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
@@ -48,7 +54,15 @@ def member_id_of_token(member_token: str) -> str:
         raise ValueError("not a member token") from None
 
 
-class AsyncMobileAppClient(ClientBase):
+class AsyncMobileAppClient(
+    challenges.MemberChallenges,
+    rewards.MemberRewards,
+    draws.MemberDraws,
+    games.MemberGames,
+    privacy.MemberPrivacy,
+    live.MemberWatching,
+    ClientBase,
+):
     """The member's app. Get the token from the app back end (`issue_member_token`).
 
     >>> async with AsyncMobileAppClient(member_token=token, target="loyalty:50051") as app:
@@ -79,6 +93,19 @@ class AsyncMobileAppClient(ClientBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(target={self.target!r}, member_id={self.member_id!r})"
+
+    def watch(
+        self, *, from_sequence: int = 0, max_reconnects: int | None = None
+    ) -> AsyncIterator[live.WatchItem]:
+        """The live view: the balance, then each of the member's events as it commits, on any replica;
+        reconnects by itself and resumes after the last sequence received, so nothing is missed or repeated.
+
+        >>> async for item in app.watch():
+        ...     print(item)
+        """
+        return self.watch_member(
+            member_id=self.member_id, from_sequence=from_sequence, max_reconnects=max_reconnects
+        )
 
     async def get_member(self, *, include_consent_history: bool = False) -> Member:
         """The member's own profile, identifiers and consents.
@@ -195,7 +222,29 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
 
     get_member = blocking(AsyncMobileAppClient.get_member)
     balance = blocking(AsyncMobileAppClient.balance)
+    export_my_data = blocking(AsyncMobileAppClient.export_my_data)
+    erase_me = blocking(AsyncMobileAppClient.erase_me)
     list_ledger_entries = blocking(AsyncMobileAppClient.list_ledger_entries)
     history = blocking_iterator(AsyncMobileAppClient.history)
+    watch = blocking_iterator(AsyncMobileAppClient.watch)
     update_consent = blocking(AsyncMobileAppClient.update_consent)
     link_identifier = blocking(AsyncMobileAppClient.link_identifier)
+    list_rewards = blocking(AsyncMobileAppClient.list_rewards)
+    redeem_reward = blocking(AsyncMobileAppClient.redeem_reward)
+    games = blocking(AsyncMobileAppClient.games)
+    play = blocking(AsyncMobileAppClient.play)
+    plays = blocking(AsyncMobileAppClient.plays)
+    passports = blocking(AsyncMobileAppClient.passports)
+    passport = blocking(AsyncMobileAppClient.passport)
+    leaderboard = blocking(AsyncMobileAppClient.leaderboard)
+    leaderboard_settings = blocking(AsyncMobileAppClient.leaderboard_settings)
+    list_vouchers = blocking(AsyncMobileAppClient.list_vouchers)
+    get_voucher = blocking(AsyncMobileAppClient.get_voucher)
+    cancel_voucher = blocking(AsyncMobileAppClient.cancel_voucher)
+    list_draws = blocking(AsyncMobileAppClient.list_draws)
+    get_draw = blocking(AsyncMobileAppClient.get_draw)
+    enter_draw = blocking(AsyncMobileAppClient.enter_draw)
+    draw_result = blocking(AsyncMobileAppClient.draw_result)
+    nearby_challenges = blocking(AsyncMobileAppClient.nearby_challenges)
+    check_in = blocking(AsyncMobileAppClient.check_in)
+    challenge_progress = blocking(AsyncMobileAppClient.challenge_progress)

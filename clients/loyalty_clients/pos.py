@@ -13,6 +13,7 @@ from loyalty.v1 import ledger_pb2
 
 from loyalty_clients import _convert as c
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
 from loyalty_clients._blocking import BlockingClient, blocking
 from loyalty_clients._errors import Unavailable
@@ -39,7 +40,14 @@ class SyncReport:
     """Purchases still queued (the service did not answer for them)."""
 
 
-class AsyncPosClient(ops.MemberLookup, ops.MemberEnrolment, ops.Balances, ops.LedgerWrites):
+class AsyncPosClient(
+    ops.MemberLookup,
+    ops.MemberEnrolment,
+    ops.Balances,
+    ops.LedgerWrites,
+    rewards.VoucherAcceptance,
+    rewards.Redemptions,
+):
     """A till of one store (a `pos` credential). With `queue_path`, purchases survive outages.
 
     >>> async with AsyncPosClient(store_id="paris-01", api_key=key, target="loyalty:50051") as till:
@@ -243,3 +251,8 @@ class PosClient(BlockingClient[AsyncPosClient]):
     sync = blocking(AsyncPosClient.sync)
     queued_count = blocking(AsyncPosClient.queued_count)
     dead_letters = blocking(AsyncPosClient.dead_letters)
+    get_voucher = blocking(AsyncPosClient.get_voucher)
+    use_voucher = blocking(AsyncPosClient.use_voucher)
+    list_rewards = blocking(AsyncPosClient.list_rewards)
+    redeem_reward = blocking(AsyncPosClient.redeem_reward)
+    list_vouchers = blocking(AsyncPosClient.list_vouchers)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_events as live
+from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
@@ -14,6 +16,7 @@ DEFAULT_WEBSHOP_STORE_ID = "webshop"
 
 
 class AsyncWebShopClient(
+    live.MemberWatching,
     ops.MemberLookup,
     ops.MemberEnrolment,
     ops.Consents,
@@ -22,6 +25,8 @@ class AsyncWebShopClient(
     ops.History,
     ops.Purchases,
     ops.LedgerWrites,
+    rewards.VoucherAcceptance,
+    rewards.Redemptions,
 ):
     """The web shop (a `webshop` credential). `store_id` names the shop in orders (one per site).
 
@@ -92,7 +97,14 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
     balance = blocking(AsyncWebShopClient.balance)
     list_ledger_entries = blocking(AsyncWebShopClient.list_ledger_entries)
     history = blocking_iterator(AsyncWebShopClient.history)
+    watch_member = blocking_iterator(AsyncWebShopClient.watch_member)
     record_purchase = blocking(AsyncWebShopClient.record_purchase)
     record_refund = blocking(AsyncWebShopClient.record_refund)
     spend_points = blocking(AsyncWebShopClient.spend_points)
     cancel_spend = blocking(AsyncWebShopClient.cancel_spend)
+    list_rewards = blocking(AsyncWebShopClient.list_rewards)
+    redeem_reward = blocking(AsyncWebShopClient.redeem_reward)
+    list_vouchers = blocking(AsyncWebShopClient.list_vouchers)
+    get_voucher = blocking(AsyncWebShopClient.get_voucher)
+    use_voucher = blocking(AsyncWebShopClient.use_voucher)
+    cancel_voucher = blocking(AsyncWebShopClient.cancel_voucher)

@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_service.auth import credentials
 from loyalty_service.auth.principal import Principal, PrincipalKind
 from loyalty_service.auth.tokens import TokenSigner
+from loyalty_service.db.tables import members
 from loyalty_service.errors import Unauthenticated
 
 __all__ = ["Authenticator"]
@@ -37,14 +39,39 @@ class Authenticator:
         self._now = now
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._active_members: dict[str, float] = {}
+        """member_id -> until when it is known to be active (member tokens of others are refused)."""
 
     def forget_all(self) -> None:
         self._cache.clear()
+        self._active_members.clear()
+
+    def forget_member(self, member_id: str) -> None:
+        """The member's status changed (erased): its tokens are checked against the database again."""
+        self._active_members.pop(member_id, None)
+
+    async def _require_active_member(self, member_id: str) -> None:
+        """A token outlives nothing: an erased (or merged) member's tokens are refused at once here, on
+        other replicas within `cache_seconds`."""
+        until = self._active_members.get(member_id)
+        if until is not None and until > time.monotonic():
+            return
+        async with self._engine.connect() as conn:
+            status = (
+                await conn.execute(select(members.c.status).where(members.c.member_id == member_id))
+            ).scalar_one_or_none()
+        if status != "active":
+            self._active_members.pop(member_id, None)
+            raise Unauthenticated("member token of a member that is no longer active")
+        if len(self._active_members) >= _MAX_CACHED:
+            self._active_members.clear()
+        self._active_members[member_id] = time.monotonic() + self._cache_seconds
 
     async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
         secret = _bearer(metadata)
         if TokenSigner.looks_like_token(secret):
             claims = self._signer.verify(secret, now=self._now())
+            await self._require_active_member(claims.member_id)
             return Principal(
                 kind=PrincipalKind.MEMBER, credential_id=claims.issued_by, member_id=claims.member_id
             )

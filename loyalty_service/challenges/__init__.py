@@ -1,7 +1,8 @@
 """Geolocation challenges: the pure rules of distance, nearby search boxes and check-ins.
 
-The service layer (later) gathers the place, consent, previous check-in and counters, calls
-`evaluate_checkin`, and stores only the bands of the verdict.
+The service (`service.py`, `visits.py`) gathers the place, consent, previous check-in and counters, calls
+`evaluate_checkin`, and stores only the bands of the verdict; `nearby.py` answers ListNearbyChallenges,
+`program_rpcs.py` the back office, `grants.py` completions, `privacy.py` export, erasure and retention.
 """
 
 from __future__ import annotations

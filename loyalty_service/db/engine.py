@@ -9,9 +9,12 @@ import time
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["async_url", "create_engine", "wait_for_database"]
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "async_url", "create_engine", "wait_for_database"]
 
 _log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+"""How long opening one database connection may take before the call answers UNAVAILABLE."""
 
 
 def async_url(url: str) -> str:
@@ -29,9 +32,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> As
         max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_timeout=10,
-        # Statement timeout keeps a stuck query from holding a member's row lock for ever.
+        # Statement timeout keeps a stuck query from holding a member's row lock for ever; the connect
+        # timeout makes a call fail fast with UNAVAILABLE while the database is unreachable (asyncpg's
+        # default is 60 s, longer than any client deadline).
         connect_args={
-            "server_settings": {"application_name": "loyalty-service", "statement_timeout": "30000"}
+            "server_settings": {"application_name": "loyalty-service", "statement_timeout": "30000"},
+            "timeout": CONNECT_TIMEOUT_SECONDS,
         },
     )
 

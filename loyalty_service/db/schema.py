@@ -6,9 +6,25 @@ migrations and the schema test see all of them.
 
 from __future__ import annotations
 
-from loyalty_service.db import tables
+from loyalty_service.db import (
+    tables,
+    tables_audit,
+    tables_challenges,
+    tables_draws,
+    tables_games,
+    tables_live,
+    tables_rewards,
+)
 from loyalty_service.db.tables import metadata
 
 __all__ = ["FEATURE_TABLE_MODULES", "metadata"]
 
-FEATURE_TABLE_MODULES: tuple[object, ...] = (tables,)
+FEATURE_TABLE_MODULES: tuple[object, ...] = (
+    tables,
+    tables_audit,
+    tables_challenges,
+    tables_draws,
+    tables_games,
+    tables_live,
+    tables_rewards,
+)

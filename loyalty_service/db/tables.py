@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -116,7 +117,7 @@ members = Table(
     Column("display_name", Text, nullable=False, server_default=text("''")),
     Column("merged_into", Text, nullable=True),
     _now("created_at"),
-    CheckConstraint("status in ('active', 'provisional', 'closed')", name="status"),
+    CheckConstraint("status in ('active', 'provisional', 'closed', 'erased')", name="status"),
 )
 
 # Keyed by the identifier: it is how a member is found, and it is unique across members.
@@ -170,6 +171,10 @@ accounts = Table(
     Column("entry_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("event_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("consent_seq", BigInteger, nullable=False, server_default=text("0")),
+    # The newest entry's hash-chain hash (ledger.chain); 32 zero bytes before the first entry.
+    Column(
+        "last_entry_hash", LargeBinary, nullable=False, server_default=text("decode(repeat('00', 32), 'hex')")
+    ),
     # The earliest time a pending lot becomes available / a lot expires; the jobs find members by them.
     _ts("next_release_at", nullable=True),
     _ts("next_expiry_at", nullable=True),
@@ -195,7 +200,10 @@ ledger_entries = Table(
     Column("reason", Text, nullable=False, server_default=text("''")),
     Column("credential_id", Text, nullable=False),
     _ts("occurred_at"),
-    _now("recorded_at"),
+    # Set by the service (not a default): it is covered by entry_hash, computed before the insert.
+    _ts("recorded_at"),
+    # SHA-256 over the previous entry's hash and this entry's content (ledger.chain).
+    Column("entry_hash", LargeBinary, nullable=False),
     PrimaryKeyConstraint("member_id", "entry_seq"),
     UniqueConstraint("member_id", "entry_id"),
 )
@@ -323,6 +331,8 @@ events = Table(
     Column("payload", LargeBinary, nullable=False),
     _ts("occurred_at"),
     _now("created_at"),
+    # The programme feed's cursor, taken at insert: it orders a member's events like `seq` (decision 0005).
+    Column("event_id", BigInteger, Identity(always=True), nullable=False),
     PrimaryKeyConstraint("member_id", "seq"),
     Index(None, "created_at"),
 )

@@ -14,6 +14,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from loyalty_service import metrics
 from loyalty_service.errors import Unavailable
 
 __all__ = ["RETRYABLE_SQLSTATES", "as_unavailable", "in_transaction", "sqlstate"]
@@ -57,7 +58,10 @@ async def in_transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], 
     for attempt in range(_ATTEMPTS):
         try:
             async with engine.begin() as conn:
-                return await work(conn)
+                pending = metrics.pending_points(conn)
+                result = await work(conn)
+            metrics.observe_committed(pending)  # the commit succeeded
+            return result
         except DBAPIError as error:
             if sqlstate(error) in RETRYABLE_SQLSTATES and attempt + 1 < _ATTEMPTS:
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))

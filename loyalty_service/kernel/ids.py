@@ -13,7 +13,32 @@ __all__ = ["PREFIXES", "new_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIXES = frozenset(
-    {"mem", "cred", "ent", "pur", "ref", "spd", "rule", "lot", "evt", "cons", "vch", "rwd", "game", "play"}
+    {
+        "mem",
+        "cred",
+        "ent",
+        "pur",
+        "ref",
+        "spd",
+        "rule",
+        "lot",
+        "evt",
+        "cons",
+        "vch",
+        "rwd",
+        "game",
+        "play",
+        "psp",
+        "tok",
+        "ptr",
+        "aud",
+        "drw",
+        "den",
+        "plc",
+        "chl",
+        "cki",
+        "cka",
+    }
 )
 
 

@@ -21,14 +21,15 @@ from datetime import datetime
 from loyalty.v1 import events_pb2, ledger_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import metrics
 from loyalty_service.errors import InsufficientPoints, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
+from loyalty_service.ledger import chain, store
 from loyalty_service.ledger import lots as lot_rules
-from loyalty_service.ledger import store
 from loyalty_service.ledger.lots import Lot, Take
 from loyalty_service.ledger.messages import EntryType, balance_message, entry_message
-from loyalty_service.ledger.store import AccountRow, EntryRow, StoredLot
+from loyalty_service.ledger.store import AccountRow, EntryRow, StoredLot, chained
 
 __all__ = ["Book", "Cause"]
 
@@ -165,7 +166,9 @@ class Book:
             self.account = replace(self.account, lifetime_earned=self.account.lifetime_earned + points)
         return await self._post(entry_type, points, cause, entry_id=entry_id), lot_id
 
-    async def put_back(self, takes: list[Take], cause: Cause) -> EntryRow:
+    async def put_back(
+        self, takes: list[Take], cause: Cause, *, entry_type: EntryType = EntryType.SPEND_CANCEL
+    ) -> EntryRow:
         """Return a cancelled debit's points to the lots they came from (paying any debt first)."""
         missing = [t.lot_id for t in takes if t.lot_id not in self.lots]
         for stored in await store.lots_by_id(self._conn, self.member_id, missing):
@@ -182,7 +185,7 @@ class Book:
                 replace(stored.lot, remaining=stored.lot.remaining + back), released=stored.released
             )
         total = sum(t.points for t in takes)
-        return await self._post(EntryType.SPEND_CANCEL, total, cause, entry_id=new_id("ent"))
+        return await self._post(entry_type, total, cause, entry_id=new_id("ent"))
 
     # --- debits ----------------------------------------------------------------------------------
 
@@ -195,6 +198,16 @@ class Book:
                 member_id=self.member_id, available=error.available, requested=points
             ) from error
         return await self._debit(EntryType.SPEND, points, takes, 0, cause)
+
+    async def debit(self, entry_type: EntryType, points: int, cause: Cause) -> EntryRow:
+        """As `spend`, under another entry type (REDEEM, GAME_PLAY, DRAW_ENTRY, ...): never below zero."""
+        try:
+            takes = lot_rules.allocate_spend(self.live_lots(), points, self.now, debt=self.debt)
+        except lot_rules.InsufficientPoints as error:
+            raise InsufficientPoints(
+                member_id=self.member_id, available=error.available, requested=points
+            ) from error
+        return await self._debit(entry_type, points, takes, 0, cause)
 
     async def reverse(self, points: int, cause: Cause, *, own_lot_id: str | None) -> EntryRow:
         """A refund reversal: the purchase's own lot, then pending, then available; the rest is debt."""
@@ -301,7 +314,11 @@ class Book:
             occurred_at=cause.occurred_at,
             recorded_at=self.now,
         )
+        # The hash chain (ledger.chain): the previous hash is on the locked account row, so no read.
+        entry = replace(entry, entry_hash=chain.entry_hash(self.account.last_entry_hash, chained(entry)))
+        self.account = replace(self.account, last_entry_hash=entry.entry_hash)
         await store.insert_entry(self._conn, entry)
+        metrics.count_points(self._conn, entry.entry_type, points)
         self.entries.append(entry)
         changed = events_pb2.PointsChanged(entry=entry_message(entry), balance=self.balance())
         await outbox.append(

@@ -7,7 +7,8 @@ For every member:
   the debt (debt = max(0, -available); a debt never sits beside released points). The lots' own
   `released` flag is used rather than a clock, so a lot whose time came but that the maintenance job
   has not released yet is not reported;
-and for every purchase: refunds never exceed it, in money or in points, and its totals match its refunds.
+and for every purchase: refunds never exceed it, in money or in points, and its totals match its refunds;
+and every member's hash chain holds (ledger.chain): the first broken link is named by its entry_seq.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables import accounts, ledger_entries, lots, purchases, refunds
+from loyalty_service.ledger.chain import GENESIS, BrokenLink, ChainedEntry, first_broken_link, programme_head
+from loyalty_service.ledger.play_tokens import check_play_tokens
+from loyalty_service.ledger.store import ENTRY_COLUMNS, EntryRow, chained
+from loyalty_service.rewards.check import check_rewards
 
-__all__ = ["check_ledger"]
+__all__ = ["broken_chains", "check_ledger", "ledger_head"]
 
 _PROBLEMS_MAX = 1000
 """Stop listing after this many: a broken database does not need a million lines to say so."""
@@ -130,4 +135,64 @@ async def check_ledger(conn: AsyncConnection) -> list[str]:
             break
     await result.close()
     problems.extend(await _purchase_problems(conn))
+    problems.extend(await check_rewards(conn))  # reward stock and voucher points (rewards.check)
+    problems.extend(await check_play_tokens(conn, limit=_PROBLEMS_MAX))  # ledger.play_tokens
+    problems.extend(
+        f"member {link.member_id}: hash chain broken at entry_seq {link.entry_seq}: {link.problem}"
+        for link in await broken_chains(conn, limit=_PROBLEMS_MAX)
+    )
     return problems[:_PROBLEMS_MAX]
+
+
+async def broken_chains(conn: AsyncConnection, *, limit: int) -> list[BrokenLink]:
+    """The first broken link of every member whose hash chain does not hold (ledger.chain)."""
+    heads = {
+        str(m): (bytes(h), int(s))
+        for m, h, s in (
+            await conn.execute(select(accounts.c.member_id, accounts.c.last_entry_hash, accounts.c.entry_seq))
+        ).all()
+    }
+    broken: list[BrokenLink] = []
+    result = await conn.stream(
+        select(*ENTRY_COLUMNS).order_by(ledger_entries.c.member_id, ledger_entries.c.entry_seq)
+    )
+    member: str | None = None
+    walked: list[tuple[ChainedEntry, bytes]] = []
+
+    def finish() -> None:
+        if member is not None:
+            head_hash, head_seq = heads.pop(member, (GENESIS, 0))
+            link = first_broken_link(member, walked, head_hash=head_hash, head_seq=head_seq)
+            if link is not None:
+                broken.append(link)
+
+    async for row in result:
+        entry = EntryRow(**row._mapping)
+        if entry.member_id != member:
+            finish()
+            member, walked = entry.member_id, []
+            if len(broken) >= limit:
+                break
+        walked.append((chained(entry), entry.entry_hash))
+    else:
+        finish()
+    await result.close()
+    for left, (head_hash, head_seq) in sorted(heads.items()):  # accounts without any entry
+        link = first_broken_link(left, [], head_hash=head_hash, head_seq=head_seq)
+        if link is not None and len(broken) < limit:
+            broken.append(link)
+    return broken
+
+
+async def ledger_head(conn: AsyncConnection) -> dict[str, object]:
+    """The programme-wide head hash over every member's last entry hash, to be anchored elsewhere."""
+    rows = (
+        await conn.execute(select(accounts.c.member_id, accounts.c.last_entry_hash, accounts.c.entry_seq))
+    ).all()
+    head = programme_head((str(m), bytes(h)) for m, h, _ in rows)
+    return {
+        "head_sha256": head.hex(),
+        "members": len(rows),
+        "entries": sum(int(s) for _, _, s in rows),
+        "algorithm": "sha256 over sorted (len32(member_id) member_id last_entry_hash); see ledger/chain.py",
+    }

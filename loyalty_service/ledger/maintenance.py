@@ -22,6 +22,7 @@ from loyalty_service.db.tables import accounts
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.ledger import store
 from loyalty_service.ledger.book import SYSTEM_CREDENTIAL, Book
+from loyalty_service.rewards.vouchers import expire_due as expire_vouchers
 from loyalty_service.runtime import Runtime
 
 __all__ = ["maintenance_loop", "run_once"]
@@ -58,6 +59,7 @@ async def _catch_up(conn: AsyncConnection, *, member_id: str, now: datetime) -> 
 
 async def run_once(engine: AsyncEngine, now: datetime) -> tuple[int, int]:
     """Catch up every member with something due at `now`; returns (members released, members expired)."""
+    await expire_vouchers(engine, now)  # issued vouchers past validity: marked expired, nothing returned
     released_members = expired_members = 0
     after = ""
     while True:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from loyalty.v1 import common_pb2, ledger_pb2, program_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.draws import api as draws_api
 from loyalty_service.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -20,6 +21,7 @@ from loyalty_service.errors import (
     InvalidArgument,
     NotFound,
 )
+from loyalty_service.games import api as games_api
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.kernel.ids import new_id
@@ -176,6 +178,28 @@ async def record_purchase(
         credential_id=credential_id,
         occurred_at=purchase.occurred_at,
         recorded_at=now,
+    )
+    # Draws with a spend source count this purchase (ledger -> draws.api; never refuses the purchase).
+    await draws_api.on_purchase(
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        channel=purchase.channel.value,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        occurred_at=purchase.occurred_at,
+        now=now,
+    )
+    # Play tokens by the play-token rules (ledger -> games.api -> ledger.play_tokens).
+    await games_api.on_purchase(
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        channel=purchase.channel.value,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        occurred_at=purchase.occurred_at,
+        now=now,
     )
     await book.close()
     response = ledger_pb2.RecordPurchaseResponse(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import audit
 from loyalty_service.auth.principal import current_principal
 from loyalty_service.errors import FailedPrecondition, LoyaltyError, NotFound
 from loyalty_service.grpc_types import Context
@@ -198,7 +199,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         principal = current_principal()
 
         async def work(conn: AsyncConnection) -> ledger_pb2.AdjustPointsResponse:
-            return await adjust_points(
+            answer = await adjust_points(
                 conn,
                 member_id=member_id,
                 points=points,
@@ -206,6 +207,18 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 now=self._rt.now(),
                 principal=principal,
             )
+            after = {"entry_id": answer.entry_id, "points": points, "reason": reason}
+            await audit.record(
+                conn,
+                principal=principal,
+                action="points.adjust",
+                subject_type="member",
+                subject_id=member_id,
+                before=None,
+                after={**after, "available": answer.balance.available, "pending": answer.balance.pending},
+                now=self._rt.now(),
+            )
+            return answer
 
         return await self._rt.write(
             method="AdjustPoints",

@@ -15,12 +15,14 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables import accounts, ledger_entries, lot_takes, lots
+from loyalty_service.ledger.chain import ChainedEntry
 from loyalty_service.ledger.lots import Lot, Take
 
 __all__ = [
     "AccountRow",
     "EntryRow",
     "StoredLot",
+    "chained",
     "insert_entry",
     "insert_lot",
     "insert_takes",
@@ -44,6 +46,8 @@ class AccountRow:
     pending: int
     lifetime_earned: int
     entry_seq: int
+    last_entry_hash: bytes = bytes(32)
+    """The newest entry's chain hash (ledger.chain); 32 zero bytes before the first entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,28 @@ class EntryRow:
     credential_id: str
     occurred_at: datetime
     recorded_at: datetime
+    entry_hash: bytes = b""
+    """SHA-256 chain hash over this entry and the previous one (ledger.chain)."""
+
+
+def chained(entry: EntryRow) -> ChainedEntry:
+    """What the chain hash of `entry` covers."""
+    return ChainedEntry(
+        member_id=entry.member_id,
+        entry_seq=entry.entry_seq,
+        entry_id=entry.entry_id,
+        entry_type=entry.entry_type,
+        points=entry.points,
+        balance_after=entry.balance_after,
+        channel=entry.channel,
+        store_id=entry.store_id,
+        source_type=entry.source_type,
+        source_ref=entry.source_ref,
+        reason=entry.reason,
+        occurred_at=entry.occurred_at,
+        recorded_at=entry.recorded_at,
+        credential_id=entry.credential_id,
+    )
 
 
 _ACCOUNT_COLUMNS = (
@@ -79,6 +105,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.pending,
     accounts.c.lifetime_earned,
     accounts.c.entry_seq,
+    accounts.c.last_entry_hash,
 )
 _LOT_COLUMNS = (
     lots.c.lot_id,
@@ -207,6 +234,7 @@ async def insert_entry(conn: AsyncConnection, entry: EntryRow) -> None:
             credential_id=entry.credential_id,
             occurred_at=entry.occurred_at,
             recorded_at=entry.recorded_at,
+            entry_hash=entry.entry_hash,
         )
     )
 
@@ -228,6 +256,7 @@ async def save_account(
             pending=account.pending,
             lifetime_earned=account.lifetime_earned,
             entry_seq=account.entry_seq,
+            last_entry_hash=account.last_entry_hash,
             next_release_at=next_release_at,
             next_expiry_at=next_expiry_at,
             updated_at=func.greatest(accounts.c.updated_at, now),

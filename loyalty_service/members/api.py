@@ -10,9 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
-from loyalty_service.members.domain import IdentifierKind, MemberStatus
+from loyalty_service.members.domain import ConsentPurpose, IdentifierKind, MemberStatus
 
-__all__ = ["IdentifierKind", "MemberKey", "create_provisional", "require_member", "resolve"]
+__all__ = [
+    "ConsentPurpose",
+    "IdentifierKind",
+    "MemberKey",
+    "create_provisional",
+    "has_consent",
+    "require_member",
+    "resolve",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,10 @@ async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed:
                 reason="MEMBER_CLOSED",
                 metadata={"member_id": member_id, "merged_into": row.merged_into or ""},
             )
+        if row.status is MemberStatus.ERASED:
+            raise FailedPrecondition(
+                f"member {member_id} was erased", reason="MEMBER_ERASED", metadata={"member_id": member_id}
+            )
     return member_id
 
 
@@ -69,3 +81,10 @@ async def create_provisional(conn: AsyncConnection, *, card: str, now: datetime)
     if holder != member_id:
         raise FailedPrecondition("the card was claimed concurrently; retry", reason="CONCURRENT_CARD_CLAIM")
     return member_id, True
+
+
+async def has_consent(conn: AsyncConnection, member_id: str, purpose: ConsentPurpose) -> bool:
+    """Whether the member's current consent for `purpose` is granted (never given counts as refused)."""
+    return any(
+        row.purpose is purpose and row.granted for row in await store.current_consents(conn, member_id)
+    )

@@ -13,6 +13,8 @@ class MemberStatus(enum.StrEnum):
     ACTIVE = "active"
     PROVISIONAL = "provisional"
     CLOSED = "closed"
+    ERASED = "erased"
+    """Personal data erased (GDPR); the id remains as the pseudonym of the ledger."""
 
 
 class ConsentPurpose(enum.StrEnum):

@@ -20,6 +20,7 @@ from loyalty_service.grpc_types import Context
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
 from loyalty_service.members.domain import ConsentPurpose, MemberStatus
+from loyalty_service.members.privacy import PrivacyRpcs
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
@@ -37,6 +38,7 @@ _STATUS_TO_PROTO = {
     MemberStatus.ACTIVE: members_pb2.MEMBER_STATUS_ACTIVE,
     MemberStatus.PROVISIONAL: members_pb2.MEMBER_STATUS_PROVISIONAL,
     MemberStatus.CLOSED: members_pb2.MEMBER_STATUS_CLOSED,
+    MemberStatus.ERASED: members_pb2.MEMBER_STATUS_ERASED,
 }
 
 
@@ -87,7 +89,7 @@ def _read_consents(
     return list(result.items())
 
 
-class MemberServicer(members_pb2_grpc.MemberServiceServicer):
+class MemberServicer(PrivacyRpcs, members_pb2_grpc.MemberServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 

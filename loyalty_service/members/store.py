@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,12 +16,16 @@ __all__ = [
     "ConsentRow",
     "MemberRow",
     "claim_identifier",
+    "consent_changes_of",
     "consent_history",
     "create_member",
+    "delete_identifiers",
     "find_by_identifier",
     "get_member",
+    "identifier_rows",
     "identifiers_of",
     "lock_member",
+    "mark_erased",
     "record_consent",
     "set_status",
 ]
@@ -210,3 +214,40 @@ async def record_consent(
             set_={"granted": granted, "channel": channel, "changed_at": now},
         )
     )
+
+
+# --- GDPR erasure ---------------------------------------------------------------------------------
+
+
+async def delete_identifiers(conn: AsyncConnection, member_id: str) -> int:
+    """Remove every identifier of the member (they are personal data); returns how many."""
+    result = await conn.execute(delete(member_identifiers).where(member_identifiers.c.member_id == member_id))
+    return int(result.rowcount)
+
+
+async def mark_erased(conn: AsyncConnection, member_id: str) -> None:
+    """Status erased and no display name: the id stays, as the pseudonym of the member's ledger."""
+    await conn.execute(
+        update(members)
+        .where(members.c.member_id == member_id)
+        .values(status=MemberStatus.ERASED.value, display_name="")
+    )
+
+
+async def consent_changes_of(conn: AsyncConnection, member_id: str) -> list[dict[str, object]]:
+    """The consent history with who recorded each change, for the export."""
+    rows = await conn.execute(
+        select(consent_changes)
+        .where(consent_changes.c.member_id == member_id)
+        .order_by(consent_changes.c.change_seq)
+    )
+    return [dict(row._mapping) for row in rows.all()]
+
+
+async def identifier_rows(conn: AsyncConnection, member_id: str) -> list[dict[str, object]]:
+    rows = await conn.execute(
+        select(member_identifiers.c.kind, member_identifiers.c.value, member_identifiers.c.linked_at)
+        .where(member_identifiers.c.member_id == member_id)
+        .order_by(member_identifiers.c.kind, member_identifiers.c.value)
+    )
+    return [dict(row._mapping) for row in rows.all()]

@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.v1 import program_pb2, program_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import audit
 from loyalty_service.auth.principal import current_principal
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.grpc_types import Context
@@ -195,6 +196,22 @@ def _effective_from(
     return moment
 
 
+async def _audit(
+    conn: AsyncConnection, action: str, before: StoredRule | None, after: StoredRule, *, now: datetime
+) -> None:
+    """The audit row of a rule change: the version it follows and the version it adds."""
+    await audit.record(
+        conn,
+        principal=current_principal(),
+        action=action,
+        subject_type="earning_rule",
+        subject_id=after.rule.rule_id,
+        before=None if before is None else audit.message_dict(_rule_message(before)),
+        after=audit.message_dict(_rule_message(after)),
+        now=now,
+    )
+
+
 class EarningRuleRpcs(program_pb2_grpc.ProgramServiceServicer):
     """Mixed into ProgramServicer, which sets `_rt`."""
 
@@ -219,6 +236,7 @@ class EarningRuleRpcs(program_pb2_grpc.ProgramServiceServicer):
         async def work(conn: AsyncConnection) -> program_pb2.CreateEarningRuleResponse:
             await ledger_api.lock_rules(conn)
             stored = await ledger_api.insert_version(conn, rule, created_by=created_by, now=self._rt.now())
+            await _audit(conn, "earning_rule.create", None, stored, now=self._rt.now())
             return program_pb2.CreateEarningRuleResponse(rule=_rule_message(stored))
 
         return await self._rt.write(
@@ -248,6 +266,7 @@ class EarningRuleRpcs(program_pb2_grpc.ProgramServiceServicer):
             latest = await _next_version(conn, rule_id, effective_from)
             rule = replace(draft, version=latest.rule.version + 1)
             stored = await ledger_api.insert_version(conn, rule, created_by=created_by, now=self._rt.now())
+            await _audit(conn, "earning_rule.update", latest, stored, now=self._rt.now())
             return program_pb2.UpdateEarningRuleResponse(rule=_rule_message(stored))
 
         return await self._rt.write(
@@ -284,6 +303,7 @@ class EarningRuleRpcs(program_pb2_grpc.ProgramServiceServicer):
                 latest.rule, version=latest.rule.version + 1, effective_from=effective_from, retired=True
             )
             stored = await ledger_api.insert_version(conn, rule, created_by=created_by, now=self._rt.now())
+            await _audit(conn, "earning_rule.retire", latest, stored, now=self._rt.now())
             return program_pb2.RetireEarningRuleResponse(rule=_rule_message(stored))
 
         return await self._rt.write(

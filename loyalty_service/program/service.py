@@ -5,18 +5,29 @@ The earning-rule RPCs come from `rules_service.EarningRuleRpcs`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from loyalty.v1 import program_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import audit
 from loyalty_service.auth import credentials
 from loyalty_service.auth.credentials import CredentialRow
-from loyalty_service.auth.principal import PrincipalKind
+from loyalty_service.auth.principal import PrincipalKind, current_principal
+from loyalty_service.challenges.program_rpcs import ChallengeProgramRpcs
+from loyalty_service.draws.program_rpcs import DrawProgramRpcs
 from loyalty_service.errors import AlreadyExists, NotFound
+from loyalty_service.events.stats_rpcs import ProgramStatsRpcs
+from loyalty_service.games.program_rpcs import GameProgramRpcs
 from loyalty_service.grpc_types import Context
+from loyalty_service.passports.program_rpcs import PassportProgramRpcs
 from loyalty_service.program import settings as program_settings
 from loyalty_service.program import stores
+from loyalty_service.program.audit_rpcs import AuditRpcs
 from loyalty_service.program.rules_service import EarningRuleRpcs
 from loyalty_service.proto_time import to_timestamp
+from loyalty_service.rewards.program_rpcs import RewardCatalogueRpcs
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 
@@ -52,7 +63,39 @@ def _settings_message(value: program_settings.ProgramSettings) -> program_pb2.Pr
     )
 
 
-class ProgramServicer(EarningRuleRpcs):
+async def _audit(
+    conn: AsyncConnection,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Record a back-office action of the current caller in its transaction (loyalty_service.audit)."""
+    await audit.record(
+        conn,
+        principal=current_principal(),
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
+class ProgramServicer(
+    ProgramStatsRpcs,
+    AuditRpcs,
+    EarningRuleRpcs,
+    DrawProgramRpcs,
+    ChallengeProgramRpcs,
+    GameProgramRpcs,
+    PassportProgramRpcs,
+    RewardCatalogueRpcs,
+):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
@@ -71,6 +114,8 @@ class ProgramServicer(EarningRuleRpcs):
             row = await stores.create(conn, store_id=store_id, name=name, now=self._rt.now())
             if row is None:
                 raise AlreadyExists(f"store {store_id!r} exists", reason="STORE_EXISTS")
+            after = {"store_id": store_id, "name": name}
+            await _audit(conn, "store.create", "store", store_id, None, after, now=self._rt.now())
             return program_pb2.CreateStoreResponse(
                 store=program_pb2.Store(
                     store_id=row.store_id, name=row.name, created_at=to_timestamp(row.created_at)
@@ -115,6 +160,10 @@ class ProgramServicer(EarningRuleRpcs):
             if store_id is not None and not await stores.exists(conn, store_id):
                 raise NotFound("store", store_id)
             row, api_key = await credentials.create(conn, kind=kind, name=name, store_id=store_id)
+            after = audit.message_dict(credential_message(row))  # the message has no secret; the key is apart
+            await _audit(
+                conn, "credential.create", "credential", row.credential_id, None, after, now=self._rt.now()
+            )
             return program_pb2.CreateCredentialResponse(credential=credential_message(row), api_key=api_key)
 
         return await self._rt.write(
@@ -143,9 +192,19 @@ class ProgramServicer(EarningRuleRpcs):
         checks.done()
 
         async def work(conn: AsyncConnection) -> program_pb2.RevokeCredentialResponse:
+            before = await credentials.get(conn, credential_id)
             row = await credentials.revoke(conn, credential_id, now=self._rt.now())
-            if row is None:
+            if row is None or before is None:
                 raise NotFound("credential", credential_id)
+            await _audit(
+                conn,
+                "credential.revoke",
+                "credential",
+                credential_id,
+                audit.message_dict(credential_message(before)),
+                audit.message_dict(credential_message(row)),
+                now=self._rt.now(),
+            )
             return program_pb2.RevokeCredentialResponse(credential=credential_message(row))
 
         response = await self._rt.write(
@@ -176,12 +235,17 @@ class ProgramServicer(EarningRuleRpcs):
         checks.done()
 
         async def work(conn: AsyncConnection) -> program_pb2.UpdateProgramSettingsResponse:
+            before = audit.message_dict(_settings_message(await program_settings.read(conn)))
             value = await program_settings.write(
                 conn,
                 pending_days=wanted.pending_days,
                 expiry_months=wanted.expiry_months,
                 offline_max_age_days=wanted.offline_max_age_days,
                 now=self._rt.now(),
+            )
+            after = audit.message_dict(_settings_message(value))
+            await _audit(
+                conn, "program_settings.update", "program_settings", "1", before, after, now=self._rt.now()
             )
             return program_pb2.UpdateProgramSettingsResponse(settings=_settings_message(value))
 

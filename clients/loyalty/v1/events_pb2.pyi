@@ -8,9 +8,14 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from loyalty.v1 import challenges_pb2 as _challenges_pb2
 from loyalty.v1 import common_pb2 as _common_pb2
+from loyalty.v1 import draws_pb2 as _draws_pb2
+from loyalty.v1 import games_pb2 as _games_pb2
 from loyalty.v1 import ledger_pb2 as _ledger_pb2
 from loyalty.v1 import members_pb2 as _members_pb2
+from loyalty.v1 import passports_pb2 as _passports_pb2
+from loyalty.v1 import rewards_pb2 as _rewards_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -145,6 +150,15 @@ class EventPayload(_message.Message):
     IDENTIFIER_LINKED_FIELD_NUMBER: _builtins.int
     POINTS_CHANGED_FIELD_NUMBER: _builtins.int
     MEMBERS_MERGED_FIELD_NUMBER: _builtins.int
+    VOUCHER_CHANGED_FIELD_NUMBER: _builtins.int
+    DRAW_ENTERED_FIELD_NUMBER: _builtins.int
+    DRAW_WON_FIELD_NUMBER: _builtins.int
+    GAME_PLAYED_FIELD_NUMBER: _builtins.int
+    STAMP_AWARDED_FIELD_NUMBER: _builtins.int
+    PASSPORT_COMPLETED_FIELD_NUMBER: _builtins.int
+    PLAY_TOKENS_CHANGED_FIELD_NUMBER: _builtins.int
+    CHALLENGE_PROGRESS_FIELD_NUMBER: _builtins.int
+    CHALLENGE_COMPLETED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def member_enrolled(self) -> Global___MemberEnrolled: ...
     @_builtins.property
@@ -155,6 +169,32 @@ class EventPayload(_message.Message):
     def points_changed(self) -> Global___PointsChanged: ...
     @_builtins.property
     def members_merged(self) -> Global___MembersMerged: ...
+    @_builtins.property
+    def voucher_changed(self) -> _rewards_pb2.VoucherChanged:
+        """Rewards: 20-29."""
+
+    @_builtins.property
+    def draw_entered(self) -> _draws_pb2.DrawEntered:
+        """Draws: 40-49."""
+
+    @_builtins.property
+    def draw_won(self) -> _draws_pb2.DrawWon: ...
+    @_builtins.property
+    def game_played(self) -> _games_pb2.GamePlayed:
+        """Games and passports: 50-59."""
+
+    @_builtins.property
+    def stamp_awarded(self) -> _passports_pb2.StampAwarded: ...
+    @_builtins.property
+    def passport_completed(self) -> _passports_pb2.PassportCompleted: ...
+    @_builtins.property
+    def play_tokens_changed(self) -> _games_pb2.PlayTokensChanged: ...
+    @_builtins.property
+    def challenge_progress(self) -> _challenges_pb2.ChallengeProgressed:
+        """Challenges: 60-69."""
+
+    @_builtins.property
+    def challenge_completed(self) -> _challenges_pb2.ChallengeCompleted: ...
     def __init__(
         self,
         *,
@@ -163,12 +203,21 @@ class EventPayload(_message.Message):
         identifier_linked: Global___IdentifierLinked | None = ...,
         points_changed: Global___PointsChanged | None = ...,
         members_merged: Global___MembersMerged | None = ...,
+        voucher_changed: _rewards_pb2.VoucherChanged | None = ...,
+        draw_entered: _draws_pb2.DrawEntered | None = ...,
+        draw_won: _draws_pb2.DrawWon | None = ...,
+        game_played: _games_pb2.GamePlayed | None = ...,
+        stamp_awarded: _passports_pb2.StampAwarded | None = ...,
+        passport_completed: _passports_pb2.PassportCompleted | None = ...,
+        play_tokens_changed: _games_pb2.PlayTokensChanged | None = ...,
+        challenge_progress: _challenges_pb2.ChallengeProgressed | None = ...,
+        challenge_completed: _challenges_pb2.ChallengeCompleted | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["consent_changed", b"consent_changed", "event", b"event", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "points_changed", b"points_changed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_changed", b"consent_changed", "event", b"event", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "points_changed", b"points_changed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged", "voucher_changed", "draw_entered", "draw_won", "game_played", "stamp_awarded", "passport_completed", "play_tokens_changed", "challenge_progress", "challenge_completed"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

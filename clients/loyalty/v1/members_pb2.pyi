@@ -33,6 +33,8 @@ class _MemberStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemberSt
     """Created by a purchase on an unknown card; merged into a real member when the card is linked."""
     MEMBER_STATUS_CLOSED: _MemberStatus.ValueType  # 3
     """Merged into another member (see merged_into_member_id)."""
+    MEMBER_STATUS_ERASED: _MemberStatus.ValueType  # 4
+    """Personal data erased at the member's request; the id remains as a pseudonym of its ledger."""
 
 class MemberStatus(_MemberStatus, metaclass=_MemberStatusEnumTypeWrapper): ...
 
@@ -42,6 +44,8 @@ MEMBER_STATUS_PROVISIONAL: MemberStatus.ValueType  # 2
 """Created by a purchase on an unknown card; merged into a real member when the card is linked."""
 MEMBER_STATUS_CLOSED: MemberStatus.ValueType  # 3
 """Merged into another member (see merged_into_member_id)."""
+MEMBER_STATUS_ERASED: MemberStatus.ValueType  # 4
+"""Personal data erased at the member's request; the id remains as a pseudonym of its ledger."""
 Global___MemberStatus: _TypeAlias = MemberStatus  # noqa: Y015
 
 class _ConsentPurpose:
@@ -438,3 +442,103 @@ class UpdateConsentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateConsentResponse: _TypeAlias = UpdateConsentResponse  # noqa: Y015
+
+@_typing.final
+class ExportMemberDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportMemberDataRequest: _TypeAlias = ExportMemberDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportMemberDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    GENERATED_AT_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    content_type: _builtins.str
+    """"application/json"."""
+    document: _builtins.bytes
+    """UTF-8 JSON, format "loyalty.member-export.v1": member, identifiers, consents, consent_history,
+    ledger_entries, purchases, refunds, spends, and a "features" object with one entry per feature that
+    keeps data about members (rewards, games, check-ins, ...).
+    """
+    @_builtins.property
+    def generated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        generated_at: _timestamp_pb2.Timestamp | None = ...,
+        content_type: _builtins.str = ...,
+        document: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["generated_at", b"generated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "document", b"document", "generated_at", b"generated_at", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportMemberDataResponse: _TypeAlias = ExportMemberDataResponse  # noqa: Y015
+
+@_typing.final
+class EraseMemberRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    member_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseMemberRequest: _TypeAlias = EraseMemberRequest  # noqa: Y015
+
+@_typing.final
+class EraseMemberResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_FIELD_NUMBER: _builtins.int
+    IDENTIFIERS_REMOVED_FIELD_NUMBER: _builtins.int
+    identifiers_removed: _builtins.int
+    @_builtins.property
+    def member(self) -> Global___Member:
+        """The member as kept: status ERASED, no display name, no identifiers."""
+
+    def __init__(
+        self,
+        *,
+        member: Global___Member | None = ...,
+        identifiers_removed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identifiers_removed", b"identifiers_removed", "member", b"member"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseMemberResponse: _TypeAlias = EraseMemberResponse  # noqa: Y015

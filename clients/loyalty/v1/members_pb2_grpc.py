@@ -65,6 +65,16 @@ class MemberServiceStub:
                 request_serializer=loyalty_dot_v1_dot_members__pb2.UpdateConsentRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_members__pb2.UpdateConsentResponse.FromString,
                 _registered_method=True)
+        self.ExportMemberData = channel.unary_unary(
+                '/loyalty.v1.MemberService/ExportMemberData',
+                request_serializer=loyalty_dot_v1_dot_members__pb2.ExportMemberDataRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.ExportMemberDataResponse.FromString,
+                _registered_method=True)
+        self.EraseMember = channel.unary_unary(
+                '/loyalty.v1.MemberService/EraseMember',
+                request_serializer=loyalty_dot_v1_dot_members__pb2.EraseMemberRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.EraseMemberResponse.FromString,
+                _registered_method=True)
 
 
 class MemberServiceServicer:
@@ -112,6 +122,21 @@ class MemberServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportMemberData(self, request, context):
+        """Everything the programme holds about the member, as one JSON document (GDPR access and portability).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseMember(self, request, context):
+        """Removes the member's personal data and identifiers for good (GDPR erasure). Ledger amounts stay,
+        under the member id as a pseudonym, so programme totals stay true; member tokens stop working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemberServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +169,16 @@ def add_MemberServiceServicer_to_server(servicer, server):
                     servicer.UpdateConsent,
                     request_deserializer=loyalty_dot_v1_dot_members__pb2.UpdateConsentRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_members__pb2.UpdateConsentResponse.SerializeToString,
+            ),
+            'ExportMemberData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportMemberData,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.ExportMemberDataRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.ExportMemberDataResponse.SerializeToString,
+            ),
+            'EraseMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseMember,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.EraseMemberRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.EraseMemberResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +344,60 @@ class MemberService:
             '/loyalty.v1.MemberService/UpdateConsent',
             loyalty_dot_v1_dot_members__pb2.UpdateConsentRequest.SerializeToString,
             loyalty_dot_v1_dot_members__pb2.UpdateConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportMemberData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.MemberService/ExportMemberData',
+            loyalty_dot_v1_dot_members__pb2.ExportMemberDataRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.ExportMemberDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.MemberService/EraseMember',
+            loyalty_dot_v1_dot_members__pb2.EraseMemberRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.EraseMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,

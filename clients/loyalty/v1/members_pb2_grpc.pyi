@@ -44,6 +44,12 @@ class MemberServiceStub:
     """Issues a short-lived token with which the mobile app acts as this member."""
     UpdateConsent: _grpc.UnaryUnaryMultiCallable[_members_pb2.UpdateConsentRequest, _members_pb2.UpdateConsentResponse]
     """Grants or withdraws consents; every change is kept as history."""
+    ExportMemberData: _grpc.UnaryUnaryMultiCallable[_members_pb2.ExportMemberDataRequest, _members_pb2.ExportMemberDataResponse]
+    """Everything the programme holds about the member, as one JSON document (GDPR access and portability)."""
+    EraseMember: _grpc.UnaryUnaryMultiCallable[_members_pb2.EraseMemberRequest, _members_pb2.EraseMemberResponse]
+    """Removes the member's personal data and identifiers for good (GDPR erasure). Ledger amounts stay,
+    under the member id as a pseudonym, so programme totals stay true; member tokens stop working.
+    """
 
 @_typing.type_check_only
 class MemberServiceAsyncStub(MemberServiceStub):
@@ -61,6 +67,12 @@ class MemberServiceAsyncStub(MemberServiceStub):
     """Issues a short-lived token with which the mobile app acts as this member."""
     UpdateConsent: _aio.UnaryUnaryMultiCallable[_members_pb2.UpdateConsentRequest, _members_pb2.UpdateConsentResponse]  # type: ignore[assignment]
     """Grants or withdraws consents; every change is kept as history."""
+    ExportMemberData: _aio.UnaryUnaryMultiCallable[_members_pb2.ExportMemberDataRequest, _members_pb2.ExportMemberDataResponse]  # type: ignore[assignment]
+    """Everything the programme holds about the member, as one JSON document (GDPR access and portability)."""
+    EraseMember: _aio.UnaryUnaryMultiCallable[_members_pb2.EraseMemberRequest, _members_pb2.EraseMemberResponse]  # type: ignore[assignment]
+    """Removes the member's personal data and identifiers for good (GDPR erasure). Ledger amounts stay,
+    under the member id as a pseudonym, so programme totals stay true; member tokens stop working.
+    """
 
 class MemberServiceServicer(metaclass=_abc_1.ABCMeta):
     """Members of the programme, their identifiers, consents and app tokens."""
@@ -111,5 +123,23 @@ class MemberServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_pb2.UpdateConsentResponse, _abc.Awaitable[_members_pb2.UpdateConsentResponse]]:
         """Grants or withdraws consents; every change is kept as history."""
+
+    @_abc_1.abstractmethod
+    def ExportMemberData(
+        self,
+        request: _members_pb2.ExportMemberDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_pb2.ExportMemberDataResponse, _abc.Awaitable[_members_pb2.ExportMemberDataResponse]]:
+        """Everything the programme holds about the member, as one JSON document (GDPR access and portability)."""
+
+    @_abc_1.abstractmethod
+    def EraseMember(
+        self,
+        request: _members_pb2.EraseMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_pb2.EraseMemberResponse, _abc.Awaitable[_members_pb2.EraseMemberResponse]]:
+        """Removes the member's personal data and identifiers for good (GDPR erasure). Ledger amounts stay,
+        under the member id as a pseudonym, so programme totals stay true; member tokens stop working.
+        """
 
 def add_MemberServiceServicer_to_server(servicer: MemberServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

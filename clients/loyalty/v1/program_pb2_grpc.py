@@ -3,7 +3,14 @@
 import grpc
 import warnings
 
+from loyalty.v1 import audit_pb2 as loyalty_dot_v1_dot_audit__pb2
+from loyalty.v1 import challenges_pb2 as loyalty_dot_v1_dot_challenges__pb2
+from loyalty.v1 import draws_pb2 as loyalty_dot_v1_dot_draws__pb2
+from loyalty.v1 import games_pb2 as loyalty_dot_v1_dot_games__pb2
+from loyalty.v1 import passports_pb2 as loyalty_dot_v1_dot_passports__pb2
 from loyalty.v1 import program_pb2 as loyalty_dot_v1_dot_program__pb2
+from loyalty.v1 import rewards_pb2 as loyalty_dot_v1_dot_rewards__pb2
+from loyalty.v1 import stats_pb2 as loyalty_dot_v1_dot_stats__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -90,6 +97,121 @@ class ProgramServiceStub:
                 request_serializer=loyalty_dot_v1_dot_program__pb2.ListEarningRulesRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_program__pb2.ListEarningRulesResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListAuditEvents',
+                request_serializer=loyalty_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.GetProgramStats = channel.unary_unary(
+                '/loyalty.v1.ProgramService/GetProgramStats',
+                request_serializer=loyalty_dot_v1_dot_stats__pb2.GetProgramStatsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stats__pb2.GetProgramStatsResponse.FromString,
+                _registered_method=True)
+        self.CreateReward = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreateReward',
+                request_serializer=loyalty_dot_v1_dot_rewards__pb2.CreateRewardRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_rewards__pb2.CreateRewardResponse.FromString,
+                _registered_method=True)
+        self.UpdateReward = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdateReward',
+                request_serializer=loyalty_dot_v1_dot_rewards__pb2.UpdateRewardRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_rewards__pb2.UpdateRewardResponse.FromString,
+                _registered_method=True)
+        self.ArchiveReward = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ArchiveReward',
+                request_serializer=loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardResponse.FromString,
+                _registered_method=True)
+        self.ListRewardCatalogue = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListRewardCatalogue',
+                request_serializer=loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueResponse.FromString,
+                _registered_method=True)
+        self.CreateDraw = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreateDraw',
+                request_serializer=loyalty_dot_v1_dot_draws__pb2.CreateDrawRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_draws__pb2.CreateDrawResponse.FromString,
+                _registered_method=True)
+        self.UpdateDraw = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdateDraw',
+                request_serializer=loyalty_dot_v1_dot_draws__pb2.UpdateDrawRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_draws__pb2.UpdateDrawResponse.FromString,
+                _registered_method=True)
+        self.ListAllDraws = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListAllDraws',
+                request_serializer=loyalty_dot_v1_dot_draws__pb2.ListAllDrawsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_draws__pb2.ListAllDrawsResponse.FromString,
+                _registered_method=True)
+        self.CreateGame = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreateGame',
+                request_serializer=loyalty_dot_v1_dot_games__pb2.CreateGameRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_games__pb2.CreateGameResponse.FromString,
+                _registered_method=True)
+        self.UpdateGame = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdateGame',
+                request_serializer=loyalty_dot_v1_dot_games__pb2.UpdateGameRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_games__pb2.UpdateGameResponse.FromString,
+                _registered_method=True)
+        self.ListAllGames = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListAllGames',
+                request_serializer=loyalty_dot_v1_dot_games__pb2.ListAllGamesRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_games__pb2.ListAllGamesResponse.FromString,
+                _registered_method=True)
+        self.CreatePlayTokenRule = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreatePlayTokenRule',
+                request_serializer=loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleResponse.FromString,
+                _registered_method=True)
+        self.CreatePassport = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreatePassport',
+                request_serializer=loyalty_dot_v1_dot_passports__pb2.CreatePassportRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_passports__pb2.CreatePassportResponse.FromString,
+                _registered_method=True)
+        self.UpdatePassport = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdatePassport',
+                request_serializer=loyalty_dot_v1_dot_passports__pb2.UpdatePassportRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_passports__pb2.UpdatePassportResponse.FromString,
+                _registered_method=True)
+        self.ListAllPassports = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListAllPassports',
+                request_serializer=loyalty_dot_v1_dot_passports__pb2.ListAllPassportsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_passports__pb2.ListAllPassportsResponse.FromString,
+                _registered_method=True)
+        self.CreatePlace = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreatePlace',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.CreatePlaceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.CreatePlaceResponse.FromString,
+                _registered_method=True)
+        self.UpdatePlace = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdatePlace',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceResponse.FromString,
+                _registered_method=True)
+        self.ArchivePlace = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ArchivePlace',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceResponse.FromString,
+                _registered_method=True)
+        self.ListPlaces = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListPlaces',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.ListPlacesRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListPlacesResponse.FromString,
+                _registered_method=True)
+        self.CreateChallenge = channel.unary_unary(
+                '/loyalty.v1.ProgramService/CreateChallenge',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.CreateChallengeRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.CreateChallengeResponse.FromString,
+                _registered_method=True)
+        self.UpdateChallenge = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdateChallenge',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeResponse.FromString,
+                _registered_method=True)
+        self.ListChallenges = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListChallenges',
+                request_serializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.FromString,
+                _registered_method=True)
 
 
 class ProgramServiceServicer:
@@ -166,6 +288,156 @@ class ProgramServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """The audit log of back-office actions, newest first (messages in audit.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProgramStats(self, request, context):
+        """Programme figures over a time range, by channel and store (messages in stats.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReward(self, request, context):
+        """Rewards catalogue (messages in rewards.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateReward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveReward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRewardCatalogue(self, request, context):
+        """Every reward, hidden and archived ones included, with its stock.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDraw(self, request, context):
+        """Prize draws (messages in draws.proto): the commitment is published at creation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDraw(self, request, context):
+        """Only before the window opens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllDraws(self, request, context):
+        """Every draw, scheduled ones included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateGame(self, request, context):
+        """Games, play-token rules and passports (messages in games.proto and passports.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGame(self, request, context):
+        """Replaces the spec; a prize's stock becomes the new remaining stock.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllGames(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePlayTokenRule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePassport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePassport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllPassports(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePlace(self, request, context):
+        """Geolocation challenges: places and challenges (messages in challenges.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePlace(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchivePlace(self, request, context):
+        """An archived place leaves nearby lists and takes no more check-ins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateChallenge(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateChallenge(self, request, context):
+        """Before the window opens anything may change; after, only name, description, closes_at and grant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChallenges(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProgramServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +495,121 @@ def add_ProgramServiceServicer_to_server(servicer, server):
                     servicer.ListEarningRules,
                     request_deserializer=loyalty_dot_v1_dot_program__pb2.ListEarningRulesRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_program__pb2.ListEarningRulesResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=loyalty_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'GetProgramStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgramStats,
+                    request_deserializer=loyalty_dot_v1_dot_stats__pb2.GetProgramStatsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stats__pb2.GetProgramStatsResponse.SerializeToString,
+            ),
+            'CreateReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReward,
+                    request_deserializer=loyalty_dot_v1_dot_rewards__pb2.CreateRewardRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_rewards__pb2.CreateRewardResponse.SerializeToString,
+            ),
+            'UpdateReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateReward,
+                    request_deserializer=loyalty_dot_v1_dot_rewards__pb2.UpdateRewardRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_rewards__pb2.UpdateRewardResponse.SerializeToString,
+            ),
+            'ArchiveReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveReward,
+                    request_deserializer=loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardResponse.SerializeToString,
+            ),
+            'ListRewardCatalogue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewardCatalogue,
+                    request_deserializer=loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueResponse.SerializeToString,
+            ),
+            'CreateDraw': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDraw,
+                    request_deserializer=loyalty_dot_v1_dot_draws__pb2.CreateDrawRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_draws__pb2.CreateDrawResponse.SerializeToString,
+            ),
+            'UpdateDraw': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDraw,
+                    request_deserializer=loyalty_dot_v1_dot_draws__pb2.UpdateDrawRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_draws__pb2.UpdateDrawResponse.SerializeToString,
+            ),
+            'ListAllDraws': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllDraws,
+                    request_deserializer=loyalty_dot_v1_dot_draws__pb2.ListAllDrawsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_draws__pb2.ListAllDrawsResponse.SerializeToString,
+            ),
+            'CreateGame': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateGame,
+                    request_deserializer=loyalty_dot_v1_dot_games__pb2.CreateGameRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_games__pb2.CreateGameResponse.SerializeToString,
+            ),
+            'UpdateGame': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGame,
+                    request_deserializer=loyalty_dot_v1_dot_games__pb2.UpdateGameRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_games__pb2.UpdateGameResponse.SerializeToString,
+            ),
+            'ListAllGames': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllGames,
+                    request_deserializer=loyalty_dot_v1_dot_games__pb2.ListAllGamesRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_games__pb2.ListAllGamesResponse.SerializeToString,
+            ),
+            'CreatePlayTokenRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlayTokenRule,
+                    request_deserializer=loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleResponse.SerializeToString,
+            ),
+            'CreatePassport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePassport,
+                    request_deserializer=loyalty_dot_v1_dot_passports__pb2.CreatePassportRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_passports__pb2.CreatePassportResponse.SerializeToString,
+            ),
+            'UpdatePassport': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePassport,
+                    request_deserializer=loyalty_dot_v1_dot_passports__pb2.UpdatePassportRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_passports__pb2.UpdatePassportResponse.SerializeToString,
+            ),
+            'ListAllPassports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllPassports,
+                    request_deserializer=loyalty_dot_v1_dot_passports__pb2.ListAllPassportsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_passports__pb2.ListAllPassportsResponse.SerializeToString,
+            ),
+            'CreatePlace': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlace,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.CreatePlaceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.CreatePlaceResponse.SerializeToString,
+            ),
+            'UpdatePlace': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePlace,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceResponse.SerializeToString,
+            ),
+            'ArchivePlace': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchivePlace,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceResponse.SerializeToString,
+            ),
+            'ListPlaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlaces,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListPlacesRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.ListPlacesResponse.SerializeToString,
+            ),
+            'CreateChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateChallenge,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.CreateChallengeRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.CreateChallengeResponse.SerializeToString,
+            ),
+            'UpdateChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateChallenge,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeResponse.SerializeToString,
+            ),
+            'ListChallenges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChallenges,
+                    request_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -523,6 +910,627 @@ class ProgramService:
             '/loyalty.v1.ProgramService/ListEarningRules',
             loyalty_dot_v1_dot_program__pb2.ListEarningRulesRequest.SerializeToString,
             loyalty_dot_v1_dot_program__pb2.ListEarningRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListAuditEvents',
+            loyalty_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+            loyalty_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgramStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/GetProgramStats',
+            loyalty_dot_v1_dot_stats__pb2.GetProgramStatsRequest.SerializeToString,
+            loyalty_dot_v1_dot_stats__pb2.GetProgramStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreateReward',
+            loyalty_dot_v1_dot_rewards__pb2.CreateRewardRequest.SerializeToString,
+            loyalty_dot_v1_dot_rewards__pb2.CreateRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdateReward',
+            loyalty_dot_v1_dot_rewards__pb2.UpdateRewardRequest.SerializeToString,
+            loyalty_dot_v1_dot_rewards__pb2.UpdateRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ArchiveReward',
+            loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardRequest.SerializeToString,
+            loyalty_dot_v1_dot_rewards__pb2.ArchiveRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewardCatalogue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListRewardCatalogue',
+            loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueRequest.SerializeToString,
+            loyalty_dot_v1_dot_rewards__pb2.ListRewardCatalogueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDraw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreateDraw',
+            loyalty_dot_v1_dot_draws__pb2.CreateDrawRequest.SerializeToString,
+            loyalty_dot_v1_dot_draws__pb2.CreateDrawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDraw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdateDraw',
+            loyalty_dot_v1_dot_draws__pb2.UpdateDrawRequest.SerializeToString,
+            loyalty_dot_v1_dot_draws__pb2.UpdateDrawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllDraws(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListAllDraws',
+            loyalty_dot_v1_dot_draws__pb2.ListAllDrawsRequest.SerializeToString,
+            loyalty_dot_v1_dot_draws__pb2.ListAllDrawsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateGame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreateGame',
+            loyalty_dot_v1_dot_games__pb2.CreateGameRequest.SerializeToString,
+            loyalty_dot_v1_dot_games__pb2.CreateGameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdateGame',
+            loyalty_dot_v1_dot_games__pb2.UpdateGameRequest.SerializeToString,
+            loyalty_dot_v1_dot_games__pb2.UpdateGameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllGames(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListAllGames',
+            loyalty_dot_v1_dot_games__pb2.ListAllGamesRequest.SerializeToString,
+            loyalty_dot_v1_dot_games__pb2.ListAllGamesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlayTokenRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreatePlayTokenRule',
+            loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleRequest.SerializeToString,
+            loyalty_dot_v1_dot_games__pb2.CreatePlayTokenRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePassport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreatePassport',
+            loyalty_dot_v1_dot_passports__pb2.CreatePassportRequest.SerializeToString,
+            loyalty_dot_v1_dot_passports__pb2.CreatePassportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePassport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdatePassport',
+            loyalty_dot_v1_dot_passports__pb2.UpdatePassportRequest.SerializeToString,
+            loyalty_dot_v1_dot_passports__pb2.UpdatePassportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllPassports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListAllPassports',
+            loyalty_dot_v1_dot_passports__pb2.ListAllPassportsRequest.SerializeToString,
+            loyalty_dot_v1_dot_passports__pb2.ListAllPassportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreatePlace',
+            loyalty_dot_v1_dot_challenges__pb2.CreatePlaceRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.CreatePlaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePlace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdatePlace',
+            loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.UpdatePlaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchivePlace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ArchivePlace',
+            loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.ArchivePlaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListPlaces',
+            loyalty_dot_v1_dot_challenges__pb2.ListPlacesRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.ListPlacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/CreateChallenge',
+            loyalty_dot_v1_dot_challenges__pb2.CreateChallengeRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.CreateChallengeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdateChallenge',
+            loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.UpdateChallengeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChallenges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListChallenges',
+            loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.SerializeToString,
+            loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,7 +5,14 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from loyalty.v1 import audit_pb2 as _audit_pb2
+from loyalty.v1 import challenges_pb2 as _challenges_pb2
+from loyalty.v1 import draws_pb2 as _draws_pb2
+from loyalty.v1 import games_pb2 as _games_pb2
+from loyalty.v1 import passports_pb2 as _passports_pb2
 from loyalty.v1 import program_pb2 as _program_pb2
+from loyalty.v1 import rewards_pb2 as _rewards_pb2
+from loyalty.v1 import stats_pb2 as _stats_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -48,6 +55,41 @@ class ProgramServiceStub:
     RetireEarningRule: _grpc.UnaryUnaryMultiCallable[_program_pb2.RetireEarningRuleRequest, _program_pb2.RetireEarningRuleResponse]
     """A retirement is a version too: the past keeps the rule, the future does not."""
     ListEarningRules: _grpc.UnaryUnaryMultiCallable[_program_pb2.ListEarningRulesRequest, _program_pb2.ListEarningRulesResponse]
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]
+    """The audit log of back-office actions, newest first (messages in audit.proto)."""
+    GetProgramStats: _grpc.UnaryUnaryMultiCallable[_stats_pb2.GetProgramStatsRequest, _stats_pb2.GetProgramStatsResponse]
+    """Programme figures over a time range, by channel and store (messages in stats.proto)."""
+    CreateReward: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.CreateRewardRequest, _rewards_pb2.CreateRewardResponse]
+    """Rewards catalogue (messages in rewards.proto)."""
+    UpdateReward: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.UpdateRewardRequest, _rewards_pb2.UpdateRewardResponse]
+    ArchiveReward: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.ArchiveRewardRequest, _rewards_pb2.ArchiveRewardResponse]
+    ListRewardCatalogue: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.ListRewardCatalogueRequest, _rewards_pb2.ListRewardCatalogueResponse]
+    """Every reward, hidden and archived ones included, with its stock."""
+    CreateDraw: _grpc.UnaryUnaryMultiCallable[_draws_pb2.CreateDrawRequest, _draws_pb2.CreateDrawResponse]
+    """Prize draws (messages in draws.proto): the commitment is published at creation."""
+    UpdateDraw: _grpc.UnaryUnaryMultiCallable[_draws_pb2.UpdateDrawRequest, _draws_pb2.UpdateDrawResponse]
+    """Only before the window opens."""
+    ListAllDraws: _grpc.UnaryUnaryMultiCallable[_draws_pb2.ListAllDrawsRequest, _draws_pb2.ListAllDrawsResponse]
+    """Every draw, scheduled ones included."""
+    CreateGame: _grpc.UnaryUnaryMultiCallable[_games_pb2.CreateGameRequest, _games_pb2.CreateGameResponse]
+    """Games, play-token rules and passports (messages in games.proto and passports.proto)."""
+    UpdateGame: _grpc.UnaryUnaryMultiCallable[_games_pb2.UpdateGameRequest, _games_pb2.UpdateGameResponse]
+    """Replaces the spec; a prize's stock becomes the new remaining stock."""
+    ListAllGames: _grpc.UnaryUnaryMultiCallable[_games_pb2.ListAllGamesRequest, _games_pb2.ListAllGamesResponse]
+    CreatePlayTokenRule: _grpc.UnaryUnaryMultiCallable[_games_pb2.CreatePlayTokenRuleRequest, _games_pb2.CreatePlayTokenRuleResponse]
+    CreatePassport: _grpc.UnaryUnaryMultiCallable[_passports_pb2.CreatePassportRequest, _passports_pb2.CreatePassportResponse]
+    UpdatePassport: _grpc.UnaryUnaryMultiCallable[_passports_pb2.UpdatePassportRequest, _passports_pb2.UpdatePassportResponse]
+    ListAllPassports: _grpc.UnaryUnaryMultiCallable[_passports_pb2.ListAllPassportsRequest, _passports_pb2.ListAllPassportsResponse]
+    CreatePlace: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.CreatePlaceRequest, _challenges_pb2.CreatePlaceResponse]
+    """Geolocation challenges: places and challenges (messages in challenges.proto)."""
+    UpdatePlace: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.UpdatePlaceRequest, _challenges_pb2.UpdatePlaceResponse]
+    ArchivePlace: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.ArchivePlaceRequest, _challenges_pb2.ArchivePlaceResponse]
+    """An archived place leaves nearby lists and takes no more check-ins."""
+    ListPlaces: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.ListPlacesRequest, _challenges_pb2.ListPlacesResponse]
+    CreateChallenge: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.CreateChallengeRequest, _challenges_pb2.CreateChallengeResponse]
+    UpdateChallenge: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.UpdateChallengeRequest, _challenges_pb2.UpdateChallengeResponse]
+    """Before the window opens anything may change; after, only name, description, closes_at and grant."""
+    ListChallenges: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.ListChallengesRequest, _challenges_pb2.ListChallengesResponse]
 
 @_typing.type_check_only
 class ProgramServiceAsyncStub(ProgramServiceStub):
@@ -69,6 +111,41 @@ class ProgramServiceAsyncStub(ProgramServiceStub):
     RetireEarningRule: _aio.UnaryUnaryMultiCallable[_program_pb2.RetireEarningRuleRequest, _program_pb2.RetireEarningRuleResponse]  # type: ignore[assignment]
     """A retirement is a version too: the past keeps the rule, the future does not."""
     ListEarningRules: _aio.UnaryUnaryMultiCallable[_program_pb2.ListEarningRulesRequest, _program_pb2.ListEarningRulesResponse]  # type: ignore[assignment]
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """The audit log of back-office actions, newest first (messages in audit.proto)."""
+    GetProgramStats: _aio.UnaryUnaryMultiCallable[_stats_pb2.GetProgramStatsRequest, _stats_pb2.GetProgramStatsResponse]  # type: ignore[assignment]
+    """Programme figures over a time range, by channel and store (messages in stats.proto)."""
+    CreateReward: _aio.UnaryUnaryMultiCallable[_rewards_pb2.CreateRewardRequest, _rewards_pb2.CreateRewardResponse]  # type: ignore[assignment]
+    """Rewards catalogue (messages in rewards.proto)."""
+    UpdateReward: _aio.UnaryUnaryMultiCallable[_rewards_pb2.UpdateRewardRequest, _rewards_pb2.UpdateRewardResponse]  # type: ignore[assignment]
+    ArchiveReward: _aio.UnaryUnaryMultiCallable[_rewards_pb2.ArchiveRewardRequest, _rewards_pb2.ArchiveRewardResponse]  # type: ignore[assignment]
+    ListRewardCatalogue: _aio.UnaryUnaryMultiCallable[_rewards_pb2.ListRewardCatalogueRequest, _rewards_pb2.ListRewardCatalogueResponse]  # type: ignore[assignment]
+    """Every reward, hidden and archived ones included, with its stock."""
+    CreateDraw: _aio.UnaryUnaryMultiCallable[_draws_pb2.CreateDrawRequest, _draws_pb2.CreateDrawResponse]  # type: ignore[assignment]
+    """Prize draws (messages in draws.proto): the commitment is published at creation."""
+    UpdateDraw: _aio.UnaryUnaryMultiCallable[_draws_pb2.UpdateDrawRequest, _draws_pb2.UpdateDrawResponse]  # type: ignore[assignment]
+    """Only before the window opens."""
+    ListAllDraws: _aio.UnaryUnaryMultiCallable[_draws_pb2.ListAllDrawsRequest, _draws_pb2.ListAllDrawsResponse]  # type: ignore[assignment]
+    """Every draw, scheduled ones included."""
+    CreateGame: _aio.UnaryUnaryMultiCallable[_games_pb2.CreateGameRequest, _games_pb2.CreateGameResponse]  # type: ignore[assignment]
+    """Games, play-token rules and passports (messages in games.proto and passports.proto)."""
+    UpdateGame: _aio.UnaryUnaryMultiCallable[_games_pb2.UpdateGameRequest, _games_pb2.UpdateGameResponse]  # type: ignore[assignment]
+    """Replaces the spec; a prize's stock becomes the new remaining stock."""
+    ListAllGames: _aio.UnaryUnaryMultiCallable[_games_pb2.ListAllGamesRequest, _games_pb2.ListAllGamesResponse]  # type: ignore[assignment]
+    CreatePlayTokenRule: _aio.UnaryUnaryMultiCallable[_games_pb2.CreatePlayTokenRuleRequest, _games_pb2.CreatePlayTokenRuleResponse]  # type: ignore[assignment]
+    CreatePassport: _aio.UnaryUnaryMultiCallable[_passports_pb2.CreatePassportRequest, _passports_pb2.CreatePassportResponse]  # type: ignore[assignment]
+    UpdatePassport: _aio.UnaryUnaryMultiCallable[_passports_pb2.UpdatePassportRequest, _passports_pb2.UpdatePassportResponse]  # type: ignore[assignment]
+    ListAllPassports: _aio.UnaryUnaryMultiCallable[_passports_pb2.ListAllPassportsRequest, _passports_pb2.ListAllPassportsResponse]  # type: ignore[assignment]
+    CreatePlace: _aio.UnaryUnaryMultiCallable[_challenges_pb2.CreatePlaceRequest, _challenges_pb2.CreatePlaceResponse]  # type: ignore[assignment]
+    """Geolocation challenges: places and challenges (messages in challenges.proto)."""
+    UpdatePlace: _aio.UnaryUnaryMultiCallable[_challenges_pb2.UpdatePlaceRequest, _challenges_pb2.UpdatePlaceResponse]  # type: ignore[assignment]
+    ArchivePlace: _aio.UnaryUnaryMultiCallable[_challenges_pb2.ArchivePlaceRequest, _challenges_pb2.ArchivePlaceResponse]  # type: ignore[assignment]
+    """An archived place leaves nearby lists and takes no more check-ins."""
+    ListPlaces: _aio.UnaryUnaryMultiCallable[_challenges_pb2.ListPlacesRequest, _challenges_pb2.ListPlacesResponse]  # type: ignore[assignment]
+    CreateChallenge: _aio.UnaryUnaryMultiCallable[_challenges_pb2.CreateChallengeRequest, _challenges_pb2.CreateChallengeResponse]  # type: ignore[assignment]
+    UpdateChallenge: _aio.UnaryUnaryMultiCallable[_challenges_pb2.UpdateChallengeRequest, _challenges_pb2.UpdateChallengeResponse]  # type: ignore[assignment]
+    """Before the window opens anything may change; after, only name, description, closes_at and grant."""
+    ListChallenges: _aio.UnaryUnaryMultiCallable[_challenges_pb2.ListChallengesRequest, _challenges_pb2.ListChallengesResponse]  # type: ignore[assignment]
 
 class ProgramServiceServicer(metaclass=_abc_1.ABCMeta):
     """The back office: stores, API credentials, programme settings and earning rules."""
@@ -153,5 +230,178 @@ class ProgramServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _program_pb2.ListEarningRulesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_program_pb2.ListEarningRulesResponse, _abc.Awaitable[_program_pb2.ListEarningRulesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _audit_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.ListAuditEventsResponse, _abc.Awaitable[_audit_pb2.ListAuditEventsResponse]]:
+        """The audit log of back-office actions, newest first (messages in audit.proto)."""
+
+    @_abc_1.abstractmethod
+    def GetProgramStats(
+        self,
+        request: _stats_pb2.GetProgramStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stats_pb2.GetProgramStatsResponse, _abc.Awaitable[_stats_pb2.GetProgramStatsResponse]]:
+        """Programme figures over a time range, by channel and store (messages in stats.proto)."""
+
+    @_abc_1.abstractmethod
+    def CreateReward(
+        self,
+        request: _rewards_pb2.CreateRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rewards_pb2.CreateRewardResponse, _abc.Awaitable[_rewards_pb2.CreateRewardResponse]]:
+        """Rewards catalogue (messages in rewards.proto)."""
+
+    @_abc_1.abstractmethod
+    def UpdateReward(
+        self,
+        request: _rewards_pb2.UpdateRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rewards_pb2.UpdateRewardResponse, _abc.Awaitable[_rewards_pb2.UpdateRewardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ArchiveReward(
+        self,
+        request: _rewards_pb2.ArchiveRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rewards_pb2.ArchiveRewardResponse, _abc.Awaitable[_rewards_pb2.ArchiveRewardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListRewardCatalogue(
+        self,
+        request: _rewards_pb2.ListRewardCatalogueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rewards_pb2.ListRewardCatalogueResponse, _abc.Awaitable[_rewards_pb2.ListRewardCatalogueResponse]]:
+        """Every reward, hidden and archived ones included, with its stock."""
+
+    @_abc_1.abstractmethod
+    def CreateDraw(
+        self,
+        request: _draws_pb2.CreateDrawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_draws_pb2.CreateDrawResponse, _abc.Awaitable[_draws_pb2.CreateDrawResponse]]:
+        """Prize draws (messages in draws.proto): the commitment is published at creation."""
+
+    @_abc_1.abstractmethod
+    def UpdateDraw(
+        self,
+        request: _draws_pb2.UpdateDrawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_draws_pb2.UpdateDrawResponse, _abc.Awaitable[_draws_pb2.UpdateDrawResponse]]:
+        """Only before the window opens."""
+
+    @_abc_1.abstractmethod
+    def ListAllDraws(
+        self,
+        request: _draws_pb2.ListAllDrawsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_draws_pb2.ListAllDrawsResponse, _abc.Awaitable[_draws_pb2.ListAllDrawsResponse]]:
+        """Every draw, scheduled ones included."""
+
+    @_abc_1.abstractmethod
+    def CreateGame(
+        self,
+        request: _games_pb2.CreateGameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_games_pb2.CreateGameResponse, _abc.Awaitable[_games_pb2.CreateGameResponse]]:
+        """Games, play-token rules and passports (messages in games.proto and passports.proto)."""
+
+    @_abc_1.abstractmethod
+    def UpdateGame(
+        self,
+        request: _games_pb2.UpdateGameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_games_pb2.UpdateGameResponse, _abc.Awaitable[_games_pb2.UpdateGameResponse]]:
+        """Replaces the spec; a prize's stock becomes the new remaining stock."""
+
+    @_abc_1.abstractmethod
+    def ListAllGames(
+        self,
+        request: _games_pb2.ListAllGamesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_games_pb2.ListAllGamesResponse, _abc.Awaitable[_games_pb2.ListAllGamesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreatePlayTokenRule(
+        self,
+        request: _games_pb2.CreatePlayTokenRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_games_pb2.CreatePlayTokenRuleResponse, _abc.Awaitable[_games_pb2.CreatePlayTokenRuleResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreatePassport(
+        self,
+        request: _passports_pb2.CreatePassportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_passports_pb2.CreatePassportResponse, _abc.Awaitable[_passports_pb2.CreatePassportResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdatePassport(
+        self,
+        request: _passports_pb2.UpdatePassportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_passports_pb2.UpdatePassportResponse, _abc.Awaitable[_passports_pb2.UpdatePassportResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAllPassports(
+        self,
+        request: _passports_pb2.ListAllPassportsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_passports_pb2.ListAllPassportsResponse, _abc.Awaitable[_passports_pb2.ListAllPassportsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreatePlace(
+        self,
+        request: _challenges_pb2.CreatePlaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.CreatePlaceResponse, _abc.Awaitable[_challenges_pb2.CreatePlaceResponse]]:
+        """Geolocation challenges: places and challenges (messages in challenges.proto)."""
+
+    @_abc_1.abstractmethod
+    def UpdatePlace(
+        self,
+        request: _challenges_pb2.UpdatePlaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.UpdatePlaceResponse, _abc.Awaitable[_challenges_pb2.UpdatePlaceResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ArchivePlace(
+        self,
+        request: _challenges_pb2.ArchivePlaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.ArchivePlaceResponse, _abc.Awaitable[_challenges_pb2.ArchivePlaceResponse]]:
+        """An archived place leaves nearby lists and takes no more check-ins."""
+
+    @_abc_1.abstractmethod
+    def ListPlaces(
+        self,
+        request: _challenges_pb2.ListPlacesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.ListPlacesResponse, _abc.Awaitable[_challenges_pb2.ListPlacesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateChallenge(
+        self,
+        request: _challenges_pb2.CreateChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.CreateChallengeResponse, _abc.Awaitable[_challenges_pb2.CreateChallengeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateChallenge(
+        self,
+        request: _challenges_pb2.UpdateChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.UpdateChallengeResponse, _abc.Awaitable[_challenges_pb2.UpdateChallengeResponse]]:
+        """Before the window opens anything may change; after, only name, description, closes_at and grant."""
+
+    @_abc_1.abstractmethod
+    def ListChallenges(
+        self,
+        request: _challenges_pb2.ListChallengesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_challenges_pb2.ListChallengesResponse, _abc.Awaitable[_challenges_pb2.ListChallengesResponse]]: ...
 
 def add_ProgramServiceServicer_to_server(servicer: ProgramServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

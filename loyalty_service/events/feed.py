@@ -1,0 +1,107 @@
+"""Reading the outbox: a member's events by sequence, and the programme's by `event_id`.
+
+Reads are short statements on a pooled connection, returned at once: no connection is held while a
+stream waits. Every read is bounded by `limit`, so a stream holds at most one batch in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loyalty.v1 import events_pb2
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.proto_time import to_timestamp
+
+__all__ = ["Snapshot", "StoredEvent", "head_position", "member_events", "program_events"]
+
+_COLUMNS = (
+    "member_id, seq, event_id, event_type, payload, occurred_at, "
+    "extract(epoch from statement_timestamp() - created_at)::float8 as age_seconds"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    member_id: str
+    seq: int
+    event_id: int
+    event_type: str
+    payload: bytes
+    occurred_at: datetime
+    age_seconds: float
+    """How long ago its transaction started, by the database's clock (the lag check uses it)."""
+
+    def message(self) -> events_pb2.MemberEvent:
+        return events_pb2.MemberEvent(
+            member_id=self.member_id,
+            sequence=self.seq,
+            type=self.event_type,
+            occurred_at=to_timestamp(self.occurred_at),
+            payload=events_pb2.EventPayload.FromString(self.payload),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    xmin: int
+    xmax: int
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        member_id=str(row[0]),
+        seq=int(row[1]),
+        event_id=int(row[2]),
+        event_type=str(row[3]),
+        payload=bytes(row[4]),
+        occurred_at=row[5],
+        age_seconds=float(row[6]),
+    )
+
+
+async def member_events(
+    conn: AsyncConnection, member_id: str, *, after: int, limit: int
+) -> list[StoredEvent]:
+    """The member's events after sequence `after`, oldest first (the primary key serves it)."""
+    rows = await conn.execute(
+        text(
+            f"select {_COLUMNS} from events where member_id = :member_id and seq > :after "
+            "order by seq limit :limit"
+        ),
+        {"member_id": member_id, "after": after, "limit": limit},
+    )
+    return [_stored(row) for row in rows]
+
+
+async def program_events(
+    conn: AsyncConnection, *, after: int, limit: int
+) -> tuple[list[StoredEvent], Snapshot]:
+    """Events after `after` by event_id, and the snapshot they were read in (for `FeedCursor`).
+
+    Both statements run in one REPEATABLE READ transaction, so they share one snapshot.
+    """
+    await conn.execution_options(isolation_level="REPEATABLE READ")
+    snap = (
+        await conn.execute(
+            text(
+                "select pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+                "from pg_current_snapshot() as s"
+            )
+        )
+    ).one()
+    rows = await conn.execute(
+        text(f"select {_COLUMNS} from events where event_id > :after order by event_id limit :limit"),
+        {"after": after, "limit": limit},
+    )
+    return [_stored(row) for row in rows], Snapshot(int(snap[0]), int(snap[1]))
+
+
+async def head_position(conn: AsyncConnection) -> int:
+    """The highest event_id taken so far (a live programme feed starts after it)."""
+    value = (await conn.execute(text("select coalesce(max(event_id), 0) from events"))).scalar_one()
+    return int(value)

@@ -1,0 +1,1 @@
+"""Virtual passports: stamps collected automatically from the programme's events (processor.py)."""

@@ -1,0 +1,168 @@
+"""The chaos run: client workers that retry with the same idempotency key, and a seeded schedule of faults.
+
+Workers pick a member, a kind (purchase or spend) and an amount from their own seeded random stream, send
+the call to a random replica, and on UNAVAILABLE or DEADLINE_EXCEEDED try again (maybe on another
+replica) with the same key, until the answer is definitive or the operation's time is up (then its
+outcome is unknown). Every attempt lands in the `History`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from loyalty.v1 import common_pb2, ledger_pb2, ledger_pb2_grpc
+
+from loyalty_service.proto_time import to_timestamp
+from tests.chaos.history import Attempt, History, Op
+
+__all__ = ["CHANNEL_OPTIONS", "Fault", "LoadPlan", "run_workers"]
+
+CURRENCY = "EUR"
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    seed: int
+    members: Sequence[str]
+    secret: str
+    workers: int = 12
+    duration_seconds: float = 20.0
+    attempt_timeout_seconds: float = 4.0
+    op_budget_seconds: float = 25.0
+    """After this long without a definitive answer an operation's outcome stays unknown."""
+    spend_share: float = 0.4
+
+
+@dataclass(frozen=True)
+class Fault:
+    at_seconds: float
+    action: str
+    """"kill <server index>" or "restart postgres"."""
+
+
+@dataclass
+class Counters:
+    codes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, code: str) -> None:
+        self.codes[code] = self.codes.get(code, 0) + 1
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    raw = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin")
+    if not isinstance(raw, bytes):
+        return ""
+    for detail in status_pb2.Status.FromString(raw).details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""
+
+
+def _request(op: Op) -> ledger_pb2.RecordPurchaseRequest | ledger_pb2.SpendPointsRequest:
+    member = common_pb2.MemberRef(member_id=op.member_id)
+    if op.kind == "purchase":
+        return ledger_pb2.RecordPurchaseRequest(
+            idempotency_key=op.key,
+            member=member,
+            channel=common_pb2.CHANNEL_WEBSHOP,
+            order_id=op.order_id,
+            amount=common_pb2.Money(amount_minor=op.amount, currency=CURRENCY),
+            occurred_at=to_timestamp(datetime.now(UTC) - timedelta(seconds=5)),
+        )
+    return ledger_pb2.SpendPointsRequest(
+        idempotency_key=op.key,
+        member=member,
+        points=op.amount,
+        channel=common_pb2.CHANNEL_WEBSHOP,
+        order_id=op.order_id,
+        reason="chaos",
+    )
+
+
+async def _send(stub: ledger_pb2_grpc.LedgerServiceStub, op: Op, request: object, plan: LoadPlan) -> None:
+    """One attempt; sets the op's outcome when the answer is definitive, raises AioRpcError otherwise."""
+    metadata = (("authorization", f"Bearer {plan.secret}"),)
+    timeout = plan.attempt_timeout_seconds
+    if op.kind == "purchase":
+        bought = await stub.RecordPurchase(request, metadata=metadata, timeout=timeout)
+        op.entry_id, op.points = bought.entry_id, bought.points
+    else:
+        spent = await stub.SpendPoints(request, metadata=metadata, timeout=timeout)
+        op.entry_id, op.points, op.ack_available = spent.entry_id, -op.amount, spent.balance.available
+    op.outcome = "ack"
+
+
+async def _perform(
+    op: Op,
+    stubs: Sequence[ledger_pb2_grpc.LedgerServiceStub],
+    rng: random.Random,
+    plan: LoadPlan,
+    counters: Counters,
+) -> None:
+    request = _request(op)  # built once: a retry sends the same payload (occurred_at included)
+    deadline = time.monotonic() + plan.op_budget_seconds
+    while time.monotonic() < deadline:
+        server = rng.randrange(len(stubs))
+        started = time.monotonic()
+        try:
+            await _send(stubs[server], op, request, plan)
+            code = "OK"
+        except grpc.aio.AioRpcError as error:
+            code = error.code().name
+            if error.code() not in RETRYABLE:
+                op.outcome, op.refusal = "refused", f"{code} {_reason(error)}".strip()
+        op.attempts.append(
+            Attempt(server=server, code=code, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+        )
+        counters.count(code)
+        if op.outcome != "unknown":
+            return
+        await asyncio.sleep(rng.uniform(0.05, 0.25))
+
+
+async def run_workers(
+    plan: LoadPlan, addresses: Callable[[], Sequence[str]], history: History, counters: Counters
+) -> None:
+    """Run `plan.workers` workers for `plan.duration_seconds`; each finishes its operation in flight."""
+    channels = [grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) for address in addresses()]
+    stubs = [ledger_pb2_grpc.LedgerServiceStub(channel) for channel in channels]
+    stop_at = time.monotonic() + plan.duration_seconds
+
+    async def worker(index: int) -> None:
+        rng = random.Random(plan.seed * 1000 + index)
+        sequence = 0
+        while time.monotonic() < stop_at:
+            sequence += 1
+            kind = "spend" if rng.random() < plan.spend_share else "purchase"
+            amount = rng.randint(1, 300) if kind == "spend" else 100 * rng.randint(1, 50)
+            op = Op(
+                op_id=len(history.ops),
+                kind=kind,
+                member_id=rng.choice(list(plan.members)),
+                key=f"chaos-{plan.seed}-{index}-{sequence}",
+                order_id=f"chaos-{plan.seed}-{index}-{sequence}",
+                amount=amount,
+            )
+            history.ops.append(op)
+            await _perform(op, stubs, rng, plan, counters)
+
+    try:
+        await asyncio.gather(*(worker(i) for i in range(plan.workers)))
+    finally:
+        for channel in channels:
+            await channel.close()
