@@ -1,7 +1,7 @@
 """Prometheus metrics, scraped over HTTP. Names follow the Prometheus conventions (unit suffixes, `_total`
 on counters); `tests/operations/test_metrics_names.py` checks them with promtool.
 
-Business metrics (documented in docs/operations.md):
+Business metrics (docs/operations.md lists every metric):
 - `loyalty_points_total{entry_type, direction}`: points issued (direction="issued") and spent or removed
   (direction="spent") by the ledger, counted after the transaction commits;
 - `loyalty_redemptions_total{channel}`: rewards redeemed for points;

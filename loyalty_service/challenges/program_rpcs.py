@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
 from loyalty.v1 import challenges_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +47,13 @@ class ChallengeProgramRpcs:
     _rt: Runtime
 
     async def _audit(
-        self, conn: AsyncConnection, action: str, kind: str, subject_id: str, before: object, after: object
+        self,
+        conn: AsyncConnection,
+        action: str,
+        kind: str,
+        subject_id: str,
+        before: Message | None,
+        after: Message,
     ) -> None:
         await audit.record(
             conn,
@@ -54,8 +61,8 @@ class ChallengeProgramRpcs:
             action=action,
             subject_type=kind,
             subject_id=subject_id,
-            before=None if before is None else audit.message_dict(before),  # type: ignore[arg-type]
-            after=audit.message_dict(after),  # type: ignore[arg-type]
+            before=None if before is None else audit.message_dict(before),
+            after=audit.message_dict(after),
             now=self._rt.now(),
         )
 
@@ -92,7 +99,7 @@ class ChallengeProgramRpcs:
         assert spec is not None
 
         async def work(conn: AsyncConnection) -> challenges_pb2.UpdatePlaceResponse:
-            before = await store.get_place(conn, place_id)
+            before = await store.get_place(conn, place_id, lock=True)
             row = await store.update_place(conn, place_id=place_id, spec=spec, now=self._rt.now())
             if row is None or before is None:
                 raise NotFound("place", place_id)
@@ -117,11 +124,12 @@ class ChallengeProgramRpcs:
         checks.done()
 
         async def work(conn: AsyncConnection) -> challenges_pb2.ArchivePlaceResponse:
+            before = await store.get_place(conn, place_id, lock=True)
             row = await store.archive_place(conn, place_id=place_id, now=self._rt.now())
-            if row is None:
+            if row is None or before is None:
                 raise NotFound("place", place_id)
             place = place_message(row)
-            await self._audit(conn, "place.archive", "place", place_id, None, place)
+            await self._audit(conn, "place.archive", "place", place_id, place_message(before), place)
             return challenges_pb2.ArchivePlaceResponse(place=place)
 
         return await self._rt.write(

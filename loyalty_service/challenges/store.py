@@ -157,8 +157,11 @@ async def archive_place(conn: AsyncConnection, *, place_id: str, now: datetime) 
     return None if row is None else _place_row(row)
 
 
-async def get_place(conn: AsyncConnection, place_id: str) -> PlaceRow | None:
-    row = (await conn.execute(select(places).where(places.c.place_id == place_id))).one_or_none()
+async def get_place(conn: AsyncConnection, place_id: str, *, lock: bool = False) -> PlaceRow | None:
+    query = select(places).where(places.c.place_id == place_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).one_or_none()
     return None if row is None else _place_row(row)
 
 

@@ -39,8 +39,12 @@ class GameProgramRpcs:
     ) -> games_pb2.Game:
         async def work(conn: AsyncConnection) -> games_pb2.CreateGameResponse:
             now = self._rt.now()
-            if not created and await store.get_game(conn, game_id, lock=True) is None:
-                raise NotFound("game", game_id)
+            before: games_pb2.GameSpec | None = None
+            if not created:
+                previous = await store.get_game(conn, game_id, lock=True)
+                if previous is None:
+                    raise NotFound("game", game_id)
+                before = (await game_message(conn, previous, now=now))[0].spec
             opens_at, closes_at = window_bounds(spec)
             stock = {p.prize_id: (p.stock if p.HasField("stock") else None) for p in spec.prizes}
             row = await store.save_game(
@@ -60,7 +64,7 @@ class GameProgramRpcs:
                 action="game.create" if created else "game.update",
                 subject_type="game",
                 subject_id=game_id,
-                before=None,
+                before=None if before is None else audit.message_dict(before),
                 after=audit.message_dict(message.spec),
                 now=now,
             )
@@ -143,6 +147,16 @@ class GameProgramRpcs:
             if saved.HasField("valid_to"):
                 stored["valid_to"] = saved.valid_to.ToJsonString()
             await store.save_token_rule(conn, rule_id=saved.rule_id, spec=stored, now=self._rt.now())
+            await audit.record(
+                conn,
+                principal=current_principal(),
+                action="play_token_rule.create",
+                subject_type="play_token_rule",
+                subject_id=saved.rule_id,
+                before=None,
+                after=audit.message_dict(saved),
+                now=self._rt.now(),
+            )
             return games_pb2.CreatePlayTokenRuleResponse(rule=saved)
 
         return await self._rt.write(

@@ -6,6 +6,7 @@ from google.protobuf import json_format
 from loyalty.v1 import games_pb2, games_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import metrics
 from loyalty_service.auth.principal import PrincipalKind, current_principal
 from loyalty_service.games import leaderboard, store
 from loyalty_service.games.limits import check_cost, check_play, day_bounds, day_of, remaining_plays
@@ -94,9 +95,12 @@ class GameServicer(games_pb2_grpc.GameServiceServicer):
                 credential_id=principal.credential_id,
             )
 
-        return await self._rt.write(
+        response, replayed = await self._rt.write_outcome(
             method="PlayGame", request=request, key=key, response_type=games_pb2.PlayGameResponse, work=work
         )
+        if not replayed:
+            metrics.PLAYS.labels("win" if response.play.won else "lose").inc()
+        return response
 
     async def ListPlays(
         self, request: games_pb2.ListPlaysRequest, context: Context

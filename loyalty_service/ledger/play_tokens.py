@@ -21,6 +21,7 @@ from loyalty_service.errors import FailedPrecondition
 from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.ledger.tokens import TokenFacts, TokenRule, tokens_for_purchase
+from loyalty_service.members import merge_registry
 
 __all__ = [
     "InsufficientPlayTokens",
@@ -117,6 +118,33 @@ async def move_play_tokens(
         payload=events_pb2.EventPayload(play_tokens_changed=changed),
     )
     return int(balance)
+
+
+async def _merge_tokens(conn: AsyncConnection, *, source: str, target: str, now: datetime) -> None:
+    """A merged provisional member's play tokens move to the real member as a pair of entries.
+
+    As the points' MERGE_OUT/MERGE_IN: `merge` entries out of the source (source_ref: the target) and
+    into the target (source_ref: the source), so both balances still equal their entries.
+    """
+    held = (
+        await conn.execute(
+            select(play_token_balances.c.balance)
+            .where(play_token_balances.c.member_id == source)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    tokens = int(held or 0)
+    if tokens <= 0:
+        return
+    await move_play_tokens(
+        conn, member_id=source, tokens=-tokens, source_type="merge", source_ref=target, now=now
+    )
+    await move_play_tokens(
+        conn, member_id=target, tokens=tokens, source_type="merge", source_ref=source, now=now
+    )
+
+
+merge_registry.register("play_tokens", _merge_tokens)
 
 
 def token_rule(rule_id: str, spec: dict[str, Any]) -> TokenRule:

@@ -2,7 +2,8 @@
 
 A card first seen at a till belongs to a provisional member that has collected points. When the real
 member links that card, the provisional member's ledger moves to them atomically (a pair of merge
-entries) and the provisional member is closed.
+entries), then the rows of every feature registered in `merge_registry` (vouchers, play tokens), and the
+provisional member is closed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from loyalty_service.common_messages import IDENTIFIER_KIND_TO_PROTO
 from loyalty_service.errors import AlreadyExists, FailedPrecondition, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.ledger import api as ledger_api
-from loyalty_service.members import store
+from loyalty_service.members import merge_registry, store
 from loyalty_service.members.domain import IdentifierKind, MemberStatus
 
 __all__ = ["link_identifier"]
@@ -53,6 +54,8 @@ async def link_identifier(
         points = await ledger_api.merge_member(
             conn, source=holder, target=member_id, now=now, credential_id=credential_id
         )
+        # Then every feature's member rows (vouchers, play tokens, ...), in registration order.
+        await merge_registry.move_features(conn, source=holder, target=member_id, now=now)
         await store.move_identifiers(conn, from_member=holder, to_member=member_id)
         await store.set_status(conn, holder, status=MemberStatus.CLOSED, merged_into=member_id)
         merged = holder

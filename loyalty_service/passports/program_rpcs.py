@@ -34,6 +34,14 @@ class PassportProgramRpcs:
     ) -> passports_pb2.Passport:
         async def work(conn: AsyncConnection) -> passports_pb2.CreatePassportResponse:
             now = self._rt.now()
+            before: passports_pb2.Passport | None = None
+            if not created:
+                previous = await store.get_passport(conn, passport_id, lock=True)
+                if previous is None:
+                    raise NotFound("passport", passport_id)
+                before = passport_message(
+                    passport_id, dict(previous.spec), previous.created_at, previous.updated_at
+                )
             opens_at, closes_at = window_bounds(spec)
             row = await store.save_passport(
                 conn,
@@ -53,7 +61,7 @@ class PassportProgramRpcs:
                 action="passport.create" if created else "passport.update",
                 subject_type="passport",
                 subject_id=passport_id,
-                before=None,
+                before=None if before is None else audit.message_dict(before),
                 after=audit.message_dict(message),
                 now=now,
             )

@@ -43,8 +43,11 @@ async def save_passport(
     return (await conn.execute(statement.returning(*passports.c))).one_or_none()
 
 
-async def get_passport(conn: AsyncConnection, passport_id: str) -> Any:
-    return (await conn.execute(select(passports).where(passports.c.passport_id == passport_id))).one_or_none()
+async def get_passport(conn: AsyncConnection, passport_id: str, *, lock: bool = False) -> Any:
+    query = select(passports).where(passports.c.passport_id == passport_id)
+    if lock:
+        query = query.with_for_update()
+    return (await conn.execute(query)).one_or_none()
 
 
 async def list_passports(conn: AsyncConnection, *, open_at: datetime | None = None) -> list[Any]:

@@ -20,6 +20,7 @@ from loyalty_service.errors import InsufficientPoints, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.ledger import api as ledger_api
+from loyalty_service.members import merge_registry
 from loyalty_service.rewards import codes, store
 from loyalty_service.rewards.failures import (
     OutOfStock,
@@ -187,3 +188,16 @@ async def _claim_new_code(conn: AsyncConnection, *, member_id: str, voucher_id: 
         if await store.claim_code(conn, code=code, member_id=member_id, voucher_id=voucher_id):
             return code
     raise AssertionError("four 75-bit codes in a row were taken: the random source is broken")
+
+
+async def _move_vouchers(conn: AsyncConnection, *, source: str, target: str, now: datetime) -> None:
+    """A merged provisional member's vouchers (and their codes) belong to the real member from now on.
+
+    Their REDEEM entries stay in the source's history; the lot takes they point at moved with the ledger,
+    so cancelling one gives the points back to the target. The per-member limit counts vouchers held,
+    so it follows them (a merge may leave the target above a reward's limit: nothing is taken away).
+    """
+    await store.move_member_vouchers(conn, source=source, target=target)
+
+
+merge_registry.register("rewards", _move_vouchers)

@@ -6,6 +6,8 @@
   voucher's unit went back into `stock_remaining`, an expired one's did not), and 0 <= remaining.
 - Points: for every member, the points charged by their vouchers that were not cancelled equal what
   their REDEEM entries took net of their REDEEM_CANCEL entries (entries with source_type "voucher").
+  A merged provisional member's vouchers moved to the member it was merged into while its REDEEM
+  entries stayed in its history, so entries count for the member their member was merged into.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db.tables import ledger_entries
+from loyalty_service.db.tables import ledger_entries, members
 from loyalty_service.db.tables_rewards import rewards, vouchers
 from loyalty_service.rewards import store
 
@@ -43,30 +45,40 @@ async def _stock_problems(conn: AsyncConnection) -> list[str]:
 
 
 async def _points_problems(conn: AsyncConnection) -> list[str]:
-    charged = dict(
-        (
-            await conn.execute(
-                select(vouchers.c.member_id, func.sum(vouchers.c.points_charged))
-                .where(vouchers.c.state != "cancelled")
-                .group_by(vouchers.c.member_id)
-            )
-        ).all()
-    )
-    booked = dict(
-        (
-            await conn.execute(
-                select(ledger_entries.c.member_id, -func.sum(ledger_entries.c.points))
-                .where(
-                    ledger_entries.c.entry_type.in_(("redeem", "redeem_cancel")),
-                    ledger_entries.c.source_type == "voucher",
-                )
-                .group_by(ledger_entries.c.member_id)
-            )
-        ).all()
-    )
+    merged_into = {
+        str(m): str(into)
+        for m, into in await conn.execute(
+            select(members.c.member_id, members.c.merged_into).where(members.c.merged_into.is_not(None))
+        )
+    }
+
+    def owner(member_id: str) -> str:
+        seen = {member_id}
+        while member_id in merged_into and merged_into[member_id] not in seen:
+            member_id = merged_into[member_id]
+            seen.add(member_id)
+        return member_id
+
+    charged: dict[str, int] = {}
+    for member_id, points in await conn.execute(
+        select(vouchers.c.member_id, func.sum(vouchers.c.points_charged))
+        .where(vouchers.c.state != "cancelled")
+        .group_by(vouchers.c.member_id)
+    ):
+        charged[owner(member_id)] = charged.get(owner(member_id), 0) + int(points or 0)
+    booked: dict[str, int] = {}
+    for member_id, points in await conn.execute(
+        select(ledger_entries.c.member_id, -func.sum(ledger_entries.c.points))
+        .where(
+            ledger_entries.c.entry_type.in_(("redeem", "redeem_cancel")),
+            ledger_entries.c.source_type == "voucher",
+        )
+        .group_by(ledger_entries.c.member_id)
+    ):
+        booked[owner(member_id)] = booked.get(owner(member_id), 0) + int(points or 0)
     problems = []
     for member_id in sorted(set(charged) | set(booked)):
-        vouchers_say, ledger_says = int(charged.get(member_id) or 0), int(booked.get(member_id) or 0)
+        vouchers_say, ledger_says = charged.get(member_id, 0), booked.get(member_id, 0)
         if vouchers_say != ledger_says:
             problems.append(
                 f"member {member_id}: vouchers charged {vouchers_say} points, the ledger booked {ledger_says}"

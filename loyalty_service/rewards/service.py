@@ -12,6 +12,7 @@ from typing import TypeVar
 from loyalty.v1 import rewards_pb2, rewards_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service import metrics
 from loyalty_service.auth.principal import Principal, PrincipalKind, current_principal
 from loyalty_service.common_messages import channel_of
 from loyalty_service.errors import InvalidArgument, NotFound
@@ -108,13 +109,16 @@ class RewardServicer(rewards_pb2_grpc.RewardServiceServicer):
                 voucher=issued.message, available_points=issued.available_points or 0
             )
 
-        return await self._rt.write(
+        response, replayed = await self._rt.write_outcome(
             method="RedeemReward",
             request=request,
             key=request.idempotency_key,
             response_type=rewards_pb2.RedeemRewardResponse,
             work=work,
         )
+        if not replayed:
+            metrics.REDEMPTIONS.labels(channel.value).inc()
+        return response
 
     async def GetVoucher(
         self, request: rewards_pb2.GetVoucherRequest, context: Context

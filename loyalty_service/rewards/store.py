@@ -32,6 +32,7 @@ __all__ = [
     "list_vouchers",
     "lock_voucher",
     "member_of_code",
+    "move_member_vouchers",
     "put_stock_back",
     "save_voucher",
     "take_stock",
@@ -185,6 +186,17 @@ async def member_of_code(conn: AsyncConnection, code: str) -> tuple[str, str] | 
         )
     ).one_or_none()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def move_member_vouchers(conn: AsyncConnection, *, source: str, target: str) -> int:
+    """Re-home every voucher of `source` (and its code) onto `target` (a merge); returns how many."""
+    moved = await conn.execute(
+        update(vouchers).where(vouchers.c.member_id == source).values(member_id=target)
+    )
+    await conn.execute(
+        update(voucher_codes).where(voucher_codes.c.member_id == source).values(member_id=target)
+    )
+    return int(moved.rowcount)
 
 
 async def lock_voucher(

@@ -47,8 +47,14 @@ async def find_voucher(conn: AsyncConnection, code: str, *, lock: bool = False) 
     if owner is None:
         raise NotFound("voucher", "code", "no voucher has this code")
     member_id, voucher_id = owner
-    if lock:
+    while lock:
         await ledger_api.lock_ledger(conn, member_id)
+        # A merge (LinkIdentifier) that committed while we waited may have moved the voucher: follow it.
+        moved = await store.member_of_code(conn, code)
+        assert moved is not None, "a code is never deleted"
+        if moved == (member_id, voucher_id):
+            break
+        member_id, voucher_id = moved
     voucher = await store.lock_voucher(conn, member_id=member_id, voucher_id=voucher_id, lock=lock)
     assert voucher is not None, "a code points at its voucher"
     reward = await store.get_reward(conn, voucher.reward_id)

@@ -1,9 +1,9 @@
 """The chaos run: client workers that retry with the same idempotency key, and a seeded schedule of faults.
 
-Workers pick a member, a kind (purchase or spend) and an amount from their own seeded random stream, send
-the call to a random replica, and on UNAVAILABLE or DEADLINE_EXCEEDED try again (maybe on another
-replica) with the same key, until the answer is definitive or the operation's time is up (then its
-outcome is unknown). Every attempt lands in the `History`.
+Workers pick a member, a kind (purchase, spend, reward redemption or game play) and an amount from their
+own seeded random stream, send the call to a random replica, and on UNAVAILABLE or DEADLINE_EXCEEDED try
+again (maybe on another replica) with the same key, until the answer is definitive or the operation's
+time is up (then its outcome is unknown). Every attempt lands in the `History`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,25 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
-from loyalty.v1 import common_pb2, ledger_pb2, ledger_pb2_grpc
+from loyalty.v1 import (
+    common_pb2,
+    games_pb2,
+    games_pb2_grpc,
+    ledger_pb2,
+    ledger_pb2_grpc,
+    rewards_pb2,
+    rewards_pb2_grpc,
+)
 
 from loyalty_service.proto_time import to_timestamp
-from tests.chaos.history import Attempt, History, Op
+from tests.chaos.history import Attempt, History, Kind, Op
 
 __all__ = ["CHANNEL_OPTIONS", "Fault", "LoadPlan", "run_workers"]
 
@@ -43,7 +52,26 @@ class LoadPlan:
     attempt_timeout_seconds: float = 4.0
     op_budget_seconds: float = 25.0
     """After this long without a definitive answer an operation's outcome stays unknown."""
-    spend_share: float = 0.4
+    spend_share: float = 0.3
+    redeem_share: float = 0.1
+    play_share: float = 0.15
+    member_tokens: Mapping[str, str] = field(default_factory=dict)
+    """member_id -> a member token (redemptions in the app channel and plays)."""
+    reward_id: str = ""
+    game_id: str = ""
+
+    def kind(self, rng: random.Random) -> Kind:
+        draw = rng.random()
+        shares: tuple[tuple[Kind, float], ...] = (
+            ("redeem", self.redeem_share if self.reward_id else 0.0),
+            ("play", self.play_share if self.game_id else 0.0),
+            ("spend", self.spend_share),
+        )
+        for kind, share in shares:
+            if draw < share:
+                return kind
+            draw -= share
+        return "purchase"
 
 
 @dataclass(frozen=True)
@@ -73,7 +101,14 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
     return ""
 
 
-def _request(op: Op) -> ledger_pb2.RecordPurchaseRequest | ledger_pb2.SpendPointsRequest:
+@dataclass(frozen=True)
+class _Stubs:
+    ledger: ledger_pb2_grpc.LedgerServiceStub
+    rewards: rewards_pb2_grpc.RewardServiceStub
+    games: games_pb2_grpc.GameServiceStub
+
+
+def _request(op: Op, plan: LoadPlan) -> Message:
     member = common_pb2.MemberRef(member_id=op.member_id)
     if op.kind == "purchase":
         return ledger_pb2.RecordPurchaseRequest(
@@ -84,6 +119,14 @@ def _request(op: Op) -> ledger_pb2.RecordPurchaseRequest | ledger_pb2.SpendPoint
             amount=common_pb2.Money(amount_minor=op.amount, currency=CURRENCY),
             occurred_at=to_timestamp(datetime.now(UTC) - timedelta(seconds=5)),
         )
+    if op.kind == "redeem":
+        # A member token acts in the app channel, the web shop's key in the web shop's (auth/policy.py).
+        channel = common_pb2.CHANNEL_APP if op.via == "member" else common_pb2.CHANNEL_WEBSHOP
+        return rewards_pb2.RedeemRewardRequest(
+            idempotency_key=op.key, member=member, reward_id=plan.reward_id, channel=channel
+        )
+    if op.kind == "play":
+        return games_pb2.PlayGameRequest(idempotency_key=op.key, game_id=plan.game_id, member_id=op.member_id)
     return ledger_pb2.SpendPointsRequest(
         idempotency_key=op.key,
         member=member,
@@ -94,27 +137,36 @@ def _request(op: Op) -> ledger_pb2.RecordPurchaseRequest | ledger_pb2.SpendPoint
     )
 
 
-async def _send(stub: ledger_pb2_grpc.LedgerServiceStub, op: Op, request: object, plan: LoadPlan) -> None:
+async def _send(stubs: _Stubs, op: Op, request: Message, plan: LoadPlan) -> None:
     """One attempt; sets the op's outcome when the answer is definitive, raises AioRpcError otherwise."""
-    metadata = (("authorization", f"Bearer {plan.secret}"),)
+    secret = plan.member_tokens[op.member_id] if op.via == "member" else plan.secret
+    metadata = (("authorization", f"Bearer {secret}"),)
     timeout = plan.attempt_timeout_seconds
     if op.kind == "purchase":
-        bought = await stub.RecordPurchase(request, metadata=metadata, timeout=timeout)
+        bought = await stubs.ledger.RecordPurchase(request, metadata=metadata, timeout=timeout)
         op.entry_id, op.points = bought.entry_id, bought.points
-    else:
-        spent = await stub.SpendPoints(request, metadata=metadata, timeout=timeout)
+    elif op.kind == "spend":
+        spent = await stubs.ledger.SpendPoints(request, metadata=metadata, timeout=timeout)
         op.entry_id, op.points, op.ack_available = spent.entry_id, -op.amount, spent.balance.available
+    elif op.kind == "redeem":
+        redeemed = await stubs.rewards.RedeemReward(request, metadata=metadata, timeout=timeout)
+        op.object_id, op.points = redeemed.voucher.voucher_id, -redeemed.voucher.points_charged
+        op.ack_available = redeemed.available_points
+    else:
+        played = await stubs.games.PlayGame(request, metadata=metadata, timeout=timeout)
+        op.object_id, op.won = played.play.play_id, played.play.won
+        op.points = played.play.grant.points if played.play.won else 0
     op.outcome = "ack"
 
 
 async def _perform(
     op: Op,
-    stubs: Sequence[ledger_pb2_grpc.LedgerServiceStub],
+    stubs: Sequence[_Stubs],
     rng: random.Random,
     plan: LoadPlan,
     counters: Counters,
 ) -> None:
-    request = _request(op)  # built once: a retry sends the same payload (occurred_at included)
+    request = _request(op, plan)  # built once: a retry sends the same payload (occurred_at included)
     deadline = time.monotonic() + plan.op_budget_seconds
     while time.monotonic() < deadline:
         server = rng.randrange(len(stubs))
@@ -140,7 +192,14 @@ async def run_workers(
 ) -> None:
     """Run `plan.workers` workers for `plan.duration_seconds`; each finishes its operation in flight."""
     channels = [grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) for address in addresses()]
-    stubs = [ledger_pb2_grpc.LedgerServiceStub(channel) for channel in channels]
+    stubs = [
+        _Stubs(
+            ledger_pb2_grpc.LedgerServiceStub(channel),
+            rewards_pb2_grpc.RewardServiceStub(channel),
+            games_pb2_grpc.GameServiceStub(channel),
+        )
+        for channel in channels
+    ]
     stop_at = time.monotonic() + plan.duration_seconds
 
     async def worker(index: int) -> None:
@@ -148,8 +207,13 @@ async def run_workers(
         sequence = 0
         while time.monotonic() < stop_at:
             sequence += 1
-            kind = "spend" if rng.random() < plan.spend_share else "purchase"
-            amount = rng.randint(1, 300) if kind == "spend" else 100 * rng.randint(1, 50)
+            kind = plan.kind(rng)
+            amount = {"spend": rng.randint(1, 300), "purchase": 100 * rng.randint(1, 50)}.get(kind, 0)
+            via = ""
+            if kind == "play":
+                via = "member"  # PlayGame as the member's app would call it
+            elif kind == "redeem":
+                via = rng.choice(("member", "webshop"))
             op = Op(
                 op_id=len(history.ops),
                 kind=kind,
@@ -157,6 +221,7 @@ async def run_workers(
                 key=f"chaos-{plan.seed}-{index}-{sequence}",
                 order_id=f"chaos-{plan.seed}-{index}-{sequence}",
                 amount=amount,
+                via=via,
             )
             history.ops.append(op)
             await _perform(op, stubs, rng, plan, counters)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from loyalty.v1 import (
     games_pb2,
     games_pb2_grpc,
     ledger_pb2,
+    live_pb2,
+    live_pb2_grpc,
     passports_pb2,
     passports_pb2_grpc,
     program_pb2,
@@ -94,9 +97,53 @@ async def _wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float = 1
     raise AssertionError("condition not reached in time")
 
 
+class _MemberStream:
+    """A member's WatchMember stream, opened with their token and read by a task as events arrive."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self.events: list[Any] = []
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, running: Running, member_id: str, token: str | None) -> _MemberStream:
+        live = live_pb2_grpc.LiveServiceStub(running.channel)
+        call = live.WatchMember(
+            live_pb2.WatchMemberRequest(member_id=member_id),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=180,
+        )
+        first: Any = await asyncio.wait_for(call.read(), 30)
+        assert first.WhichOneof("item") == "snapshot", "the stream is open before anything happens"
+        return cls(call)
+
+    async def _read(self) -> None:
+        while True:
+            message: Any = await self._call.read()
+            if message is grpc.aio.EOF:
+                return
+            if message.WhichOneof("item") == "event":
+                self.events.append(message.event)
+
+    async def until(self, sequence: int, *, seconds: float) -> list[Any]:
+        """The events received once one with `sequence` has arrived (within `seconds`); ends the stream."""
+        try:
+            for _ in range(int(seconds / 0.1)):
+                if self.events and self.events[-1].sequence >= sequence:
+                    return list(self.events)
+                assert not self._reader.done(), "the stream ended early"
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"event {sequence} not received in {seconds}s: {len(self.events)} received")
+        finally:
+            self._call.cancel()
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                await self._reader
+
+
 async def test_passport_story(isolated_service: Running) -> None:
     """Goal: a store purchase, an online purchase and a game win each stamp a box; the passport completes
-    once, grants its points once, and every step is an event of the member's outbox (WatchMember)."""
+    once, grants its points once, and the app sees every step live on the member's WatchMember stream."""
     running = isolated_service
     assert running.clock is not None
     now = running.clock.now()
@@ -160,6 +207,7 @@ async def test_passport_story(isolated_service: Running) -> None:
     )
     member = await running.enroll()
     member_client = await running.member_client(member.member_id)
+    stream = await _MemberStream.open(running, member.member_id, member_client.secret)
     pos = await running.client("pos", store_id=store_id)
     web = await running.client("webshop")
     for client, channel, shop in (
@@ -197,6 +245,23 @@ async def test_passport_story(isolated_service: Running) -> None:
     await _wait_for(completed)
     got = await passports.GetPassport(passports_pb2.GetPassportRequest(passport_id=passport.passport_id))
     assert got.progress.cycle == 1
+    async with running.engine.connect() as conn:
+        query = text("select max(seq) from events where member_id = :m")
+        head = int((await conn.execute(query, {"m": member.member_id})).scalar_one())
+    seen = await stream.until(head, seconds=60)
+    assert [e.sequence for e in seen] == list(range(seen[0].sequence, head + 1)), (
+        "in order, none lost or repeated"
+    )
+    steps = [e for e in seen if e.type in ("stamp_awarded", "passport_completed")]
+    assert [e.type for e in steps] == ["stamp_awarded"] * 3 + ["passport_completed"]
+    awarded = [e.payload.stamp_awarded for e in steps[:3]]
+    assert [(a.passport_id, a.stamp.stamp_id, a.stamps_earned, a.stamps_total) for a in awarded] == [
+        (passport.passport_id, "store", 1, 3),
+        (passport.passport_id, "online", 2, 3),
+        (passport.passport_id, "win", 3, 3),
+    ]
+    done = steps[3].payload.passport_completed
+    assert (done.passport_id, done.cycle, done.points) == (passport.passport_id, 1, 500)
     async with running.engine.connect() as conn:
         rows = (
             await conn.execute(
