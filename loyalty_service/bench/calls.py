@@ -12,10 +12,10 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.v1 import common_pb2, ledger_pb2, ledger_pb2_grpc
 
 from loyalty_service.bench.programme import STORE_ID, card_number
+from loyalty_service.proto_time import to_timestamp
 
 __all__ = ["CALL_TIMEOUT_SECONDS", "Refused", "TillCalls"]
 
@@ -26,12 +26,6 @@ _RECENT_EARNERS = 1000
 
 class Refused(Exception):
     """An expected business refusal (not enough points): a real transaction, not a failure."""
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _member(index: int) -> common_pb2.MemberRef:
@@ -69,7 +63,7 @@ class TillCalls:
             store_id=STORE_ID,
             order_id=self._next("order"),
             amount=common_pb2.Money(amount_minor=self._rng.randrange(100, 20_000), currency="EUR"),
-            occurred_at=_timestamp(occurred_at),
+            occurred_at=to_timestamp(occurred_at),
         )
 
     async def purchase(self, index: int) -> None:

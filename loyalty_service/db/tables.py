@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["metadata"]
+__all__ = ["metadata", "now_column", "timestamp_column"]
 
 metadata = MetaData(
     naming_convention={
@@ -41,11 +41,13 @@ metadata = MetaData(
 )
 
 
-def _ts(name: str, *, nullable: bool = False) -> Column[object]:
+def timestamp_column(name: str, *, nullable: bool = False) -> Column[object]:
+    """A timezone-aware timestamp column (every table of every feature uses these two)."""
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-def _now(name: str) -> Column[object]:
+def now_column(name: str) -> Column[object]:
+    """A timestamp the database sets to now() when the row is inserted."""
     return Column(name, DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
 
@@ -56,7 +58,7 @@ stores = Table(
     metadata,
     Column("store_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
-    _now("created_at"),
+    now_column("created_at"),
 )
 
 credentials = Table(
@@ -67,8 +69,8 @@ credentials = Table(
     Column("store_id", Text, ForeignKey("stores.store_id"), nullable=True),
     Column("name", Text, nullable=False),
     Column("key_hash", LargeBinary, nullable=False, unique=True),
-    _now("created_at"),
-    _ts("revoked_at", nullable=True),
+    now_column("created_at"),
+    timestamp_column("revoked_at", nullable=True),
     CheckConstraint("kind in ('pos', 'webshop', 'app_backend', 'backoffice')", name="kind"),
     CheckConstraint("(kind = 'pos') = (store_id is not null)", name="pos_has_store"),
 )
@@ -82,7 +84,7 @@ program_settings = Table(
     Column("offline_max_age_days", Integer, nullable=False, server_default=text("30")),
     # Bumped by every earning-rule change, so each process knows when its cached rules are stale.
     Column("rules_revision", BigInteger, nullable=False, server_default=text("0")),
-    _now("updated_at"),
+    now_column("updated_at"),
     CheckConstraint("settings_id = 1", name="singleton"),
 )
 
@@ -91,19 +93,19 @@ earning_rules = Table(
     metadata,
     Column("rule_id", Text, nullable=False),
     Column("version", Integer, nullable=False),
-    _ts("effective_from"),
+    timestamp_column("effective_from"),
     Column("retired", Boolean, nullable=False, server_default=text("false")),
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False),
-    _ts("valid_from", nullable=True),
-    _ts("valid_to", nullable=True),
+    timestamp_column("valid_from", nullable=True),
+    timestamp_column("valid_to", nullable=True),
     Column("currency", Text, nullable=True),
     Column("points_per_unit", Text, nullable=False, server_default=text("'0'")),
     Column("factor", Text, nullable=False, server_default=text("'1'")),
     Column("bonus_points", BigInteger, nullable=False, server_default=text("0")),
     Column("condition", JSONB, nullable=False),
     Column("created_by", Text, nullable=False),
-    _now("created_at"),
+    now_column("created_at"),
     PrimaryKeyConstraint("rule_id", "version"),
 )
 
@@ -116,7 +118,7 @@ members = Table(
     Column("status", Text, nullable=False),
     Column("display_name", Text, nullable=False, server_default=text("''")),
     Column("merged_into", Text, nullable=True),
-    _now("created_at"),
+    now_column("created_at"),
     CheckConstraint("status in ('active', 'provisional', 'closed', 'erased')", name="status"),
 )
 
@@ -127,7 +129,7 @@ member_identifiers = Table(
     Column("kind", Text, nullable=False),
     Column("value", Text, nullable=False),
     Column("member_id", Text, nullable=False),
-    _now("linked_at"),
+    now_column("linked_at"),
     PrimaryKeyConstraint("kind", "value"),
     Index(None, "member_id"),
 )
@@ -139,7 +141,7 @@ member_consents = Table(
     Column("purpose", Text, nullable=False),
     Column("granted", Boolean, nullable=False),
     Column("channel", Text, nullable=False),
-    _ts("changed_at"),
+    timestamp_column("changed_at"),
     PrimaryKeyConstraint("member_id", "purpose"),
 )
 
@@ -152,7 +154,7 @@ consent_changes = Table(
     Column("granted", Boolean, nullable=False),
     Column("channel", Text, nullable=False),
     Column("credential_id", Text, nullable=False),
-    _ts("changed_at"),
+    timestamp_column("changed_at"),
     PrimaryKeyConstraint("member_id", "change_seq"),
 )
 
@@ -176,9 +178,9 @@ accounts = Table(
         "last_entry_hash", LargeBinary, nullable=False, server_default=text("decode(repeat('00', 32), 'hex')")
     ),
     # The earliest time a pending lot becomes available / a lot expires; the jobs find members by them.
-    _ts("next_release_at", nullable=True),
-    _ts("next_expiry_at", nullable=True),
-    _now("updated_at"),
+    timestamp_column("next_release_at", nullable=True),
+    timestamp_column("next_expiry_at", nullable=True),
+    now_column("updated_at"),
     CheckConstraint("pending >= 0", name="pending_not_negative"),
     Index(None, "next_release_at", postgresql_where=text("next_release_at is not null")),
     Index(None, "next_expiry_at", postgresql_where=text("next_expiry_at is not null")),
@@ -199,9 +201,9 @@ ledger_entries = Table(
     Column("source_ref", Text, nullable=False),
     Column("reason", Text, nullable=False, server_default=text("''")),
     Column("credential_id", Text, nullable=False),
-    _ts("occurred_at"),
+    timestamp_column("occurred_at"),
     # Set by the service (not a default): it is covered by entry_hash, computed before the insert.
-    _ts("recorded_at"),
+    timestamp_column("recorded_at"),
     # SHA-256 over the previous entry's hash and this entry's content (ledger.chain).
     Column("entry_hash", LargeBinary, nullable=False),
     PrimaryKeyConstraint("member_id", "entry_seq"),
@@ -215,9 +217,9 @@ lots = Table(
     Column("lot_id", Text, nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("remaining", BigInteger, nullable=False),
-    _ts("earned_at"),
-    _ts("available_at"),
-    _ts("expires_at", nullable=True),
+    timestamp_column("earned_at"),
+    timestamp_column("available_at"),
+    timestamp_column("expires_at", nullable=True),
     Column("entry_id", Text, nullable=False),
     # Whether the pending points became available (and paid any debt): the release runs once per lot.
     Column("released", Boolean, nullable=False, server_default=text("false")),
@@ -255,8 +257,8 @@ purchases = Table(
     Column("lines", JSONB, nullable=False),
     Column("applied_rules", JSONB, nullable=False),
     Column("credential_id", Text, nullable=False),
-    _ts("occurred_at"),
-    _now("recorded_at"),
+    timestamp_column("occurred_at"),
+    now_column("recorded_at"),
     PrimaryKeyConstraint("member_id", "purchase_id"),
     CheckConstraint("refunded_minor <= amount_minor and reversed_points <= points", name="refund_within"),
 )
@@ -283,8 +285,8 @@ refunds = Table(
     Column("points_reversed", BigInteger, nullable=False),
     Column("lines", JSONB, nullable=False),
     Column("entry_id", Text, nullable=True),
-    _ts("occurred_at"),
-    _now("recorded_at"),
+    timestamp_column("occurred_at"),
+    now_column("recorded_at"),
     PrimaryKeyConstraint("member_id", "refund_id"),
 )
 
@@ -300,8 +302,8 @@ spends = Table(
     Column("reason", Text, nullable=False),
     Column("entry_id", Text, nullable=False),
     Column("cancel_entry_id", Text, nullable=True),
-    _now("created_at"),
-    _ts("cancelled_at", nullable=True),
+    now_column("created_at"),
+    timestamp_column("cancelled_at", nullable=True),
     PrimaryKeyConstraint("member_id", "spend_id"),
 )
 
@@ -316,7 +318,7 @@ idempotency_keys = Table(
     Column("method", Text, nullable=False),
     Column("request_hash", LargeBinary, nullable=False),
     Column("response", LargeBinary, nullable=True),
-    _now("created_at"),
+    now_column("created_at"),
     PrimaryKeyConstraint("scope", "idempotency_key"),
     Index(None, "created_at"),
 )
@@ -329,8 +331,8 @@ events = Table(
     Column("seq", BigInteger, nullable=False),
     Column("event_type", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
-    _ts("occurred_at"),
-    _now("created_at"),
+    timestamp_column("occurred_at"),
+    now_column("created_at"),
     # The programme feed's cursor, taken at insert: it orders a member's events like `seq` (decision 0005).
     Column("event_id", BigInteger, Identity(always=True), nullable=False),
     PrimaryKeyConstraint("member_id", "seq"),

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Double,
     Index,
     Integer,
@@ -25,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from loyalty_service.db.tables import metadata
+from loyalty_service.db.tables import timestamp_column as _ts
 
 __all__ = [
     "challenge_places",
@@ -35,10 +35,6 @@ __all__ = [
     "checkins",
     "places",
 ]
-
-
-def _ts(name: str, *, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 places = Table(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -29,12 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from loyalty_service.db.tables import metadata
+from loyalty_service.db.tables import timestamp_column as _ts
 
 __all__ = ["draw_entries", "draw_members", "draw_winners", "draws"]
-
-
-def _ts(name: str, *, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 draws = Table(

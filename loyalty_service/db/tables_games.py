@@ -13,7 +13,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from loyalty_service.db.tables import metadata
+from loyalty_service.db.tables import timestamp_column as _ts
 
 __all__ = [
     "game_plays",
@@ -40,10 +40,6 @@ __all__ = [
     "play_token_entries",
     "play_token_rules",
 ]
-
-
-def _ts(name: str, *, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 games = Table(

@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -26,12 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from loyalty_service.db.tables import metadata
+from loyalty_service.db.tables import timestamp_column as _ts
 
 __all__ = ["rewards", "voucher_codes", "vouchers"]
-
-
-def _ts(name: str, *, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 rewards = Table(

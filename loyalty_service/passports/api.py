@@ -17,6 +17,7 @@ from datetime import datetime
 from loyalty.v1 import common_pb2, events_pb2, passports_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.common_messages import CHANNEL_TO_PROTO
 from loyalty_service.draws import api as draws_api
 from loyalty_service.errors import LoyaltyError
 from loyalty_service.events import outbox
@@ -27,16 +28,9 @@ from loyalty_service.passports.specs import spec_from_json, window_bounds
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.rewards import api as rewards_api
 
-__all__ = ["CHANNELS", "StampSource", "award_stamp", "stamp_progress"]
+__all__ = ["StampSource", "award_stamp", "stamp_progress"]
 
 _log = logging.getLogger(__name__)
-
-CHANNELS = {
-    "pos": common_pb2.CHANNEL_POS,
-    "webshop": common_pb2.CHANNEL_WEBSHOP,
-    "app": common_pb2.CHANNEL_APP,
-    "backoffice": common_pb2.CHANNEL_BACKOFFICE,
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +51,7 @@ def stamp_progress(
     if row is not None:
         progress.earned = True
         progress.earned_at.CopyFrom(to_timestamp(row.earned_at))  # type: ignore[attr-defined]
-        progress.channel = CHANNELS.get(row.channel, common_pb2.CHANNEL_UNSPECIFIED)  # type: ignore[attr-defined]
+        progress.channel = CHANNEL_TO_PROTO.get(row.channel, common_pb2.CHANNEL_UNSPECIFIED)  # type: ignore[attr-defined]
         progress.store_id = row.store_id  # type: ignore[attr-defined]
         progress.source_type = row.source_type  # type: ignore[attr-defined]
         progress.source_ref = row.source_ref  # type: ignore[attr-defined]
