@@ -142,6 +142,78 @@ class MembersMerged(_message.Message):
 Global___MembersMerged: _TypeAlias = MembersMerged  # noqa: Y015
 
 @_typing.final
+class PurchaseCategoryAmount(_message.Message):
+    """The amount of a purchase's lines in one category."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    category: _builtins.str
+    amount_minor: _builtins.int
+    def __init__(
+        self,
+        *,
+        category: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "category", b"category"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseCategoryAmount: _TypeAlias = PurchaseCategoryAmount  # noqa: Y015
+
+@_typing.final
+class PurchaseRecorded(_message.Message):
+    """A purchase as recorded, written whether or not it earned points (passport stamps are earned from it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURCHASE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STORE_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    purchase_id: _builtins.str
+    order_id: _builtins.str
+    channel: _common_pb2.Channel.ValueType
+    store_id: _builtins.str
+    points: _builtins.int
+    """Points the purchase earned (0 when no rule applied); the EARN entry is in points_changed."""
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedCompositeFieldContainer[Global___PurchaseCategoryAmount]:
+        """Per category of its lines, the lines' total; lines without a category are left out."""
+
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        purchase_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        store_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        categories: _abc.Iterable[Global___PurchaseCategoryAmount] | None = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "categories", b"categories", "channel", b"channel", "occurred_at", b"occurred_at", "order_id", b"order_id", "points", b"points", "purchase_id", b"purchase_id", "store_id", b"store_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseRecorded: _TypeAlias = PurchaseRecorded  # noqa: Y015
+
+@_typing.final
 class EventPayload(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -150,6 +222,7 @@ class EventPayload(_message.Message):
     IDENTIFIER_LINKED_FIELD_NUMBER: _builtins.int
     POINTS_CHANGED_FIELD_NUMBER: _builtins.int
     MEMBERS_MERGED_FIELD_NUMBER: _builtins.int
+    PURCHASE_RECORDED_FIELD_NUMBER: _builtins.int
     VOUCHER_CHANGED_FIELD_NUMBER: _builtins.int
     DRAW_ENTERED_FIELD_NUMBER: _builtins.int
     DRAW_WON_FIELD_NUMBER: _builtins.int
@@ -169,6 +242,8 @@ class EventPayload(_message.Message):
     def points_changed(self) -> Global___PointsChanged: ...
     @_builtins.property
     def members_merged(self) -> Global___MembersMerged: ...
+    @_builtins.property
+    def purchase_recorded(self) -> Global___PurchaseRecorded: ...
     @_builtins.property
     def voucher_changed(self) -> _rewards_pb2.VoucherChanged:
         """Rewards: 20-29."""
@@ -203,6 +278,7 @@ class EventPayload(_message.Message):
         identifier_linked: Global___IdentifierLinked | None = ...,
         points_changed: Global___PointsChanged | None = ...,
         members_merged: Global___MembersMerged | None = ...,
+        purchase_recorded: Global___PurchaseRecorded | None = ...,
         voucher_changed: _rewards_pb2.VoucherChanged | None = ...,
         draw_entered: _draws_pb2.DrawEntered | None = ...,
         draw_won: _draws_pb2.DrawWon | None = ...,
@@ -213,11 +289,11 @@ class EventPayload(_message.Message):
         challenge_progress: _challenges_pb2.ChallengeProgressed | None = ...,
         challenge_completed: _challenges_pb2.ChallengeCompleted | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged", "voucher_changed", "draw_entered", "draw_won", "game_played", "stamp_awarded", "passport_completed", "play_tokens_changed", "challenge_progress", "challenge_completed"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged", "purchase_recorded", "voucher_changed", "draw_entered", "draw_won", "game_played", "stamp_awarded", "passport_completed", "play_tokens_changed", "challenge_progress", "challenge_completed"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

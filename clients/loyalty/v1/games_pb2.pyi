@@ -51,6 +51,8 @@ class _LeaderboardScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Lead
     """Score: prizes won in the game."""
     LEADERBOARD_SCOPE_PASSPORT: _LeaderboardScope.ValueType  # 2
     """Score: stamps collected in the passport."""
+    LEADERBOARD_SCOPE_CHALLENGE: _LeaderboardScope.ValueType  # 3
+    """Score: accepted check-ins in the challenge (each a distinct place of one of its periods)."""
 
 class LeaderboardScope(_LeaderboardScope, metaclass=_LeaderboardScopeEnumTypeWrapper): ...
 
@@ -59,6 +61,8 @@ LEADERBOARD_SCOPE_GAME: LeaderboardScope.ValueType  # 1
 """Score: prizes won in the game."""
 LEADERBOARD_SCOPE_PASSPORT: LeaderboardScope.ValueType  # 2
 """Score: stamps collected in the passport."""
+LEADERBOARD_SCOPE_CHALLENGE: LeaderboardScope.ValueType  # 3
+"""Score: accepted check-ins in the challenge (each a distinct place of one of its periods)."""
 Global___LeaderboardScope: _TypeAlias = LeaderboardScope  # noqa: Y015
 
 class _LeaderboardPeriod:

@@ -89,7 +89,7 @@ class GameServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLeaderboard(self, request, context):
-        """Top N of a game or passport for a period, and the member's own rank.
+        """Top N of a game, passport or challenge for a period, and the member's own rank.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,7 +42,7 @@ class GameServiceStub:
     ListPlays: _grpc.UnaryUnaryMultiCallable[_games_pb2.ListPlaysRequest, _games_pb2.ListPlaysResponse]
     """The member's plays, newest first."""
     GetLeaderboard: _grpc.UnaryUnaryMultiCallable[_games_pb2.GetLeaderboardRequest, _games_pb2.GetLeaderboardResponse]
-    """Top N of a game or passport for a period, and the member's own rank."""
+    """Top N of a game, passport or challenge for a period, and the member's own rank."""
     UpdateLeaderboardSettings: _grpc.UnaryUnaryMultiCallable[_games_pb2.UpdateLeaderboardSettingsRequest, _games_pb2.UpdateLeaderboardSettingsResponse]
     """The member's display name on leaderboards, or opting out of them."""
 
@@ -60,7 +60,7 @@ class GameServiceAsyncStub(GameServiceStub):
     ListPlays: _aio.UnaryUnaryMultiCallable[_games_pb2.ListPlaysRequest, _games_pb2.ListPlaysResponse]  # type: ignore[assignment]
     """The member's plays, newest first."""
     GetLeaderboard: _aio.UnaryUnaryMultiCallable[_games_pb2.GetLeaderboardRequest, _games_pb2.GetLeaderboardResponse]  # type: ignore[assignment]
-    """Top N of a game or passport for a period, and the member's own rank."""
+    """Top N of a game, passport or challenge for a period, and the member's own rank."""
     UpdateLeaderboardSettings: _aio.UnaryUnaryMultiCallable[_games_pb2.UpdateLeaderboardSettingsRequest, _games_pb2.UpdateLeaderboardSettingsResponse]  # type: ignore[assignment]
     """The member's display name on leaderboards, or opting out of them."""
 
@@ -99,7 +99,7 @@ class GameServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _games_pb2.GetLeaderboardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_games_pb2.GetLeaderboardResponse, _abc.Awaitable[_games_pb2.GetLeaderboardResponse]]:
-        """Top N of a game or passport for a period, and the member's own rank."""
+        """Top N of a game, passport or challenge for a period, and the member's own rank."""
 
     @_abc_1.abstractmethod
     def UpdateLeaderboardSettings(
