@@ -29,6 +29,7 @@ from loyalty_service.ledger import records
 from loyalty_service.ledger.book import Book, Cause
 from loyalty_service.ledger.earning import Earning, PurchaseFacts, PurchaseLine, evaluate, rules_as_of
 from loyalty_service.ledger.messages import EntryType
+from loyalty_service.ledger.purchase_event import purchase_recorded
 from loyalty_service.ledger.refunds import RefundExceedsPurchase, reversal_points
 from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.members import api as members_api
@@ -136,6 +137,21 @@ async def record_purchase(
         )
     earning = await _earning(
         conn, purchase, member_id=member_id, revision=settings.rules_revision, rules=rules
+    )
+    # Every purchase, even one earning nothing, is an event (passport stamps come from it).
+    await purchase_recorded(
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        order_id=purchase.order_id,
+        channel=purchase.channel.value,
+        store_id=purchase.store_id,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        lines=purchase.lines,
+        occurred_at=purchase.occurred_at,
+        points=earning.points,
+        now=now,
     )
     available_at = purchase.occurred_at + timedelta(days=settings.pending_days)
     expires_at = add_months(purchase.occurred_at, settings.expiry_months) if settings.expiry_months else None

@@ -1,0 +1,68 @@
+"""The `purchase_recorded` event: every recorded purchase, whether or not it earned points.
+
+Written in the purchase's transaction (ledger/purchases.py), before the EARN entry's `points_changed`, so
+a member's stream reads "purchase recorded, points changed". Passports earn purchase stamps from it
+(docs/decisions/0007-passport-stamp-processor.md); it carries what a stamp condition looks at (channel,
+store, amount, the amount per line category), so the processor reads nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from loyalty.v1 import common_pb2, events_pb2
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.common_messages import CHANNEL_TO_PROTO
+from loyalty_service.events import outbox
+from loyalty_service.ledger.earning import PurchaseLine
+from loyalty_service.proto_time import to_timestamp
+
+__all__ = ["category_amounts", "purchase_recorded"]
+
+
+def category_amounts(lines: Iterable[PurchaseLine]) -> dict[str, int]:
+    """The total of the lines per category, in first-seen order; lines without a category are left out."""
+    totals: dict[str, int] = {}
+    for line in lines:
+        if line.category:
+            totals[line.category] = totals.get(line.category, 0) + line.amount_minor
+    return totals
+
+
+async def purchase_recorded(
+    conn: AsyncConnection,
+    *,
+    member_id: str,
+    purchase_id: str,
+    order_id: str,
+    channel: str,
+    store_id: str,
+    amount_minor: int,
+    currency: str,
+    lines: Iterable[PurchaseLine],
+    occurred_at: datetime,
+    points: int,
+    now: datetime,
+) -> None:
+    """Append the event to the member's outbox in the caller's transaction."""
+    recorded = events_pb2.PurchaseRecorded(
+        purchase_id=purchase_id,
+        order_id=order_id,
+        channel=CHANNEL_TO_PROTO.get(channel, common_pb2.CHANNEL_UNSPECIFIED),
+        store_id=store_id,
+        amount=common_pb2.Money(amount_minor=amount_minor, currency=currency),
+        categories=[
+            events_pb2.PurchaseCategoryAmount(category=category, amount_minor=amount)
+            for category, amount in category_amounts(lines).items()
+        ],
+        occurred_at=to_timestamp(occurred_at),
+        points=points,
+    )
+    await outbox.append(
+        conn,
+        member_id=member_id,
+        occurred_at=now,
+        payload=events_pb2.EventPayload(purchase_recorded=recorded),
+    )
