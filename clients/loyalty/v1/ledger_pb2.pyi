@@ -223,11 +223,16 @@ class RecordPurchaseRequest(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
+    PICKUP_STORE_ID_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
     channel: _common_pb2.Channel.ValueType
     store_id: _builtins.str
     order_id: _builtins.str
     """Unique per (channel, store_id)."""
+    pickup_store_id: _builtins.str
+    """Click-and-collect (web shop only): the store where the order will be collected. The points stay
+    pending until a till of that store confirms the pickup (JourneyService.ConfirmPickup).
+    """
     @_builtins.property
     def member(self) -> _common_pb2.MemberRef:
         """By id or identifier. An unknown card at a till creates a provisional member holding it."""
@@ -249,10 +254,11 @@ class RecordPurchaseRequest(_message.Message):
         amount: _common_pb2.Money | None = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
         lines: _abc.Iterable[Global___PurchaseLine] | None = ...,
+        pickup_store_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "member", b"member", "occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "idempotency_key", b"idempotency_key", "lines", b"lines", "member", b"member", "occurred_at", b"occurred_at", "order_id", b"order_id", "store_id", b"store_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "idempotency_key", b"idempotency_key", "lines", b"lines", "member", b"member", "occurred_at", b"occurred_at", "order_id", b"order_id", "pickup_store_id", b"pickup_store_id", "store_id", b"store_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -270,6 +276,7 @@ class RecordPurchaseResponse(_message.Message):
     BALANCE_FIELD_NUMBER: _builtins.int
     PROVISIONAL_MEMBER_CREATED_FIELD_NUMBER: _builtins.int
     AVAILABLE_AT_FIELD_NUMBER: _builtins.int
+    PICKUP_DEADLINE_FIELD_NUMBER: _builtins.int
     purchase_id: _builtins.str
     member_id: _builtins.str
     entry_id: _builtins.str
@@ -284,6 +291,10 @@ class RecordPurchaseResponse(_message.Message):
     def available_at(self) -> _timestamp_pb2.Timestamp:
         """Points are pending until this time (unset when available at once)."""
 
+    @_builtins.property
+    def pickup_deadline(self) -> _timestamp_pb2.Timestamp:
+        """Click-and-collect: the order is cancelled and its points reversed if not collected by then."""
+
     def __init__(
         self,
         *,
@@ -295,10 +306,11 @@ class RecordPurchaseResponse(_message.Message):
         balance: Global___Balance | None = ...,
         provisional_member_created: _builtins.bool = ...,
         available_at: _timestamp_pb2.Timestamp | None = ...,
+        pickup_deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["available_at", b"available_at", "balance", b"balance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["available_at", b"available_at", "balance", b"balance", "pickup_deadline", b"pickup_deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_rules", b"applied_rules", "available_at", b"available_at", "balance", b"balance", "entry_id", b"entry_id", "member_id", b"member_id", "points", b"points", "provisional_member_created", b"provisional_member_created", "purchase_id", b"purchase_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_rules", b"applied_rules", "available_at", b"available_at", "balance", b"balance", "entry_id", b"entry_id", "member_id", b"member_id", "pickup_deadline", b"pickup_deadline", "points", b"points", "provisional_member_created", b"provisional_member_created", "purchase_id", b"purchase_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -67,6 +67,31 @@ CONSENT_PURPOSE_LOCATION: ConsentPurpose.ValueType  # 2
 CONSENT_PURPOSE_PROFILING: ConsentPurpose.ValueType  # 3
 Global___ConsentPurpose: _TypeAlias = ConsentPurpose  # noqa: Y015
 
+class _ReferralStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReferralStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReferralStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REFERRAL_STATUS_UNSPECIFIED: _ReferralStatus.ValueType  # 0
+    REFERRAL_STATUS_PENDING: _ReferralStatus.ValueType  # 1
+    """Both get the referral bonus at the new member's first purchase."""
+    REFERRAL_STATUS_OVER_LIMIT: _ReferralStatus.ValueType  # 2
+    """The referrer reached its yearly limit of referrals: the enrolment stands, no bonus is paid."""
+    REFERRAL_STATUS_REWARDED: _ReferralStatus.ValueType  # 3
+    """The bonus was paid."""
+
+class ReferralStatus(_ReferralStatus, metaclass=_ReferralStatusEnumTypeWrapper): ...
+
+REFERRAL_STATUS_UNSPECIFIED: ReferralStatus.ValueType  # 0
+REFERRAL_STATUS_PENDING: ReferralStatus.ValueType  # 1
+"""Both get the referral bonus at the new member's first purchase."""
+REFERRAL_STATUS_OVER_LIMIT: ReferralStatus.ValueType  # 2
+"""The referrer reached its yearly limit of referrals: the enrolment stands, no bonus is paid."""
+REFERRAL_STATUS_REWARDED: ReferralStatus.ValueType  # 3
+"""The bonus was paid."""
+Global___ReferralStatus: _TypeAlias = ReferralStatus  # noqa: Y015
+
 @_typing.final
 class Consent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -130,10 +155,13 @@ class Member(_message.Message):
     ENROLLED_AT_FIELD_NUMBER: _builtins.int
     MERGED_INTO_MEMBER_ID_FIELD_NUMBER: _builtins.int
     CONSENT_HISTORY_FIELD_NUMBER: _builtins.int
+    REFERRAL_CODE_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     status: Global___MemberStatus.ValueType
     display_name: _builtins.str
     merged_into_member_id: _builtins.str
+    referral_code: _builtins.str
+    """The member's own referral code (e.g. "K7QX-M2PA"), to give to friends who enrol."""
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Identifier]: ...
     @_builtins.property
@@ -157,10 +185,11 @@ class Member(_message.Message):
         enrolled_at: _timestamp_pb2.Timestamp | None = ...,
         merged_into_member_id: _builtins.str = ...,
         consent_history: _abc.Iterable[Global___Consent] | None = ...,
+        referral_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["enrolled_at", b"enrolled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_history", b"consent_history", "consents", b"consents", "display_name", b"display_name", "enrolled_at", b"enrolled_at", "identifiers", b"identifiers", "member_id", b"member_id", "merged_into_member_id", b"merged_into_member_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_history", b"consent_history", "consents", b"consents", "display_name", b"display_name", "enrolled_at", b"enrolled_at", "identifiers", b"identifiers", "member_id", b"member_id", "merged_into_member_id", b"merged_into_member_id", "referral_code", b"referral_code", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -174,8 +203,13 @@ class EnrollMemberRequest(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     IDENTIFIERS_FIELD_NUMBER: _builtins.int
     CONSENTS_FIELD_NUMBER: _builtins.int
+    REFERRAL_CODE_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
     display_name: _builtins.str
+    referral_code: _builtins.str
+    """A referrer's referral code (case, spaces and dashes ignored). Malformed: INVALID_ARGUMENT; unknown:
+    NOT_FOUND; a referrer sharing an identifier with the new member: FAILED_PRECONDITION SELF_REFERRAL.
+    """
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Identifier]: ...
     @_builtins.property
@@ -187,30 +221,59 @@ class EnrollMemberRequest(_message.Message):
         display_name: _builtins.str = ...,
         identifiers: _abc.Iterable[_common_pb2.Identifier] | None = ...,
         consents: _abc.Iterable[Global___ConsentChange] | None = ...,
+        referral_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents", "display_name", b"display_name", "idempotency_key", b"idempotency_key", "identifiers", b"identifiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents", "display_name", b"display_name", "idempotency_key", b"idempotency_key", "identifiers", b"identifiers", "referral_code", b"referral_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EnrollMemberRequest: _TypeAlias = EnrollMemberRequest  # noqa: Y015
 
 @_typing.final
+class Referral(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERRER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    referrer_member_id: _builtins.str
+    status: Global___ReferralStatus.ValueType
+    def __init__(
+        self,
+        *,
+        referrer_member_id: _builtins.str = ...,
+        status: Global___ReferralStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["referrer_member_id", b"referrer_member_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Referral: _TypeAlias = Referral  # noqa: Y015
+
+@_typing.final
 class EnrollMemberResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MEMBER_FIELD_NUMBER: _builtins.int
+    REFERRAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def member(self) -> Global___Member: ...
+    @_builtins.property
+    def referral(self) -> Global___Referral:
+        """Set when the request carried a referral code."""
+
     def __init__(
         self,
         *,
         member: Global___Member | None = ...,
+        referral: Global___Referral | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "referral", b"referral"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "referral", b"referral"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

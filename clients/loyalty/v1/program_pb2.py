@@ -28,78 +28,79 @@ from loyalty.v1 import challenges_pb2 as loyalty_dot_v1_dot_challenges__pb2
 from loyalty.v1 import common_pb2 as loyalty_dot_v1_dot_common__pb2
 from loyalty.v1 import draws_pb2 as loyalty_dot_v1_dot_draws__pb2
 from loyalty.v1 import games_pb2 as loyalty_dot_v1_dot_games__pb2
+from loyalty.v1 import journey_settings_pb2 as loyalty_dot_v1_dot_journey__settings__pb2
 from loyalty.v1 import passports_pb2 as loyalty_dot_v1_dot_passports__pb2
 from loyalty.v1 import rewards_pb2 as loyalty_dot_v1_dot_rewards__pb2
 from loyalty.v1 import stats_pb2 as loyalty_dot_v1_dot_stats__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/program.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16loyalty/v1/audit.proto\x1a\x1bloyalty/v1/challenges.proto\x1a\x17loyalty/v1/common.proto\x1a\x16loyalty/v1/draws.proto\x1a\x16loyalty/v1/games.proto\x1a\x1aloyalty/v1/passports.proto\x1a\x18loyalty/v1/rewards.proto\x1a\x16loyalty/v1/stats.proto\"W\n\x05Store\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x12\x43reateStoreRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"7\n\x13\x43reateStoreResponse\x12 \n\x05store\x18\x01 \x01(\x0b\x32\x11.loyalty.v1.Store\"\x13\n\x11ListStoresRequest\"7\n\x12ListStoresResponse\x12!\n\x06stores\x18\x01 \x03(\x0b\x32\x11.loyalty.v1.Store\"\xcd\x01\n\nCredential\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.CredentialKind\x12\x10\n\x08store_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x17\x43reateCredentialRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.CredentialKind\x12\x10\n\x08store_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"W\n\x18\x43reateCredentialResponse\x12*\n\ncredential\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Credential\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\"1\n\x16ListCredentialsRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\"F\n\x17ListCredentialsResponse\x12+\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x16.loyalty.v1.Credential\"I\n\x17RevokeCredentialRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x15\n\rcredential_id\x18\x02 \x01(\t\"F\n\x18RevokeCredentialResponse\x12*\n\ncredential\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Credential\"\\\n\x0fProgramSettings\x12\x14\n\x0cpending_days\x18\x01 \x01(\x05\x12\x15\n\rexpiry_months\x18\x02 \x01(\x05\x12\x1c\n\x14offline_max_age_days\x18\x03 \x01(\x05\"\x1b\n\x19GetProgramSettingsRequest\"K\n\x1aGetProgramSettingsResponse\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"f\n\x1cUpdateProgramSettingsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12-\n\x08settings\x18\x02 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"N\n\x1dUpdateProgramSettingsResponse\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"\xa8\x01\n\rRuleCondition\x12%\n\x08\x63hannels\x18\x01 \x03(\x0e\x32\x13.loyalty.v1.Channel\x12\x11\n\tstore_ids\x18\x02 \x03(\t\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x0c\n\x04skus\x18\x04 \x03(\t\x12\x18\n\x10min_amount_minor\x18\x05 \x01(\x03\x12!\n\x19\x66irst_purchase_in_channel\x18\x06 \x01(\x08\"\xa7\x02\n\x0f\x45\x61rningRuleSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.loyalty.v1.EarningRuleKind\x12.\n\nvalid_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x17\n\x0fpoints_per_unit\x18\x06 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x07 \x01(\t\x12\x14\n\x0c\x62onus_points\x18\x08 \x01(\x03\x12,\n\tcondition\x18\t \x01(\x0b\x32\x19.loyalty.v1.RuleCondition\"\xcf\x01\n\x0b\x45\x61rningRule\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07retired\x18\x04 \x01(\x08\x12)\n\x04spec\x18\x05 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x18\x43reateEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19\x43reateEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"\xa3\x01\n\x18UpdateEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12)\n\x04spec\x18\x03 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19UpdateEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"x\n\x18RetireEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19RetireEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"]\n\x17ListEarningRulesRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclude_history\x18\x02 \x01(\x08\"B\n\x18ListEarningRulesResponse\x12&\n\x05rules\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.EarningRule*\xa8\x01\n\x0e\x43redentialKind\x12\x1f\n\x1b\x43REDENTIAL_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43REDENTIAL_KIND_POS\x10\x01\x12\x1b\n\x17\x43REDENTIAL_KIND_WEBSHOP\x10\x02\x12\x1f\n\x1b\x43REDENTIAL_KIND_APP_BACKEND\x10\x03\x12\x1e\n\x1a\x43REDENTIAL_KIND_BACKOFFICE\x10\x04*\x94\x01\n\x0f\x45\x61rningRuleKind\x12!\n\x1d\x45\x41RNING_RULE_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45\x41RNING_RULE_KIND_BASE_RATE\x10\x01\x12 \n\x1c\x45\x41RNING_RULE_KIND_MULTIPLIER\x10\x02\x12\x1b\n\x17\x45\x41RNING_RULE_KIND_BONUS\x10\x03\x32\xdf\x17\n\x0eProgramService\x12N\n\x0b\x43reateStore\x12\x1e.loyalty.v1.CreateStoreRequest\x1a\x1f.loyalty.v1.CreateStoreResponse\x12K\n\nListStores\x12\x1d.loyalty.v1.ListStoresRequest\x1a\x1e.loyalty.v1.ListStoresResponse\x12]\n\x10\x43reateCredential\x12#.loyalty.v1.CreateCredentialRequest\x1a$.loyalty.v1.CreateCredentialResponse\x12Z\n\x0fListCredentials\x12\".loyalty.v1.ListCredentialsRequest\x1a#.loyalty.v1.ListCredentialsResponse\x12]\n\x10RevokeCredential\x12#.loyalty.v1.RevokeCredentialRequest\x1a$.loyalty.v1.RevokeCredentialResponse\x12\x63\n\x12GetProgramSettings\x12%.loyalty.v1.GetProgramSettingsRequest\x1a&.loyalty.v1.GetProgramSettingsResponse\x12l\n\x15UpdateProgramSettings\x12(.loyalty.v1.UpdateProgramSettingsRequest\x1a).loyalty.v1.UpdateProgramSettingsResponse\x12`\n\x11\x43reateEarningRule\x12$.loyalty.v1.CreateEarningRuleRequest\x1a%.loyalty.v1.CreateEarningRuleResponse\x12`\n\x11UpdateEarningRule\x12$.loyalty.v1.UpdateEarningRuleRequest\x1a%.loyalty.v1.UpdateEarningRuleResponse\x12`\n\x11RetireEarningRule\x12$.loyalty.v1.RetireEarningRuleRequest\x1a%.loyalty.v1.RetireEarningRuleResponse\x12]\n\x10ListEarningRules\x12#.loyalty.v1.ListEarningRulesRequest\x1a$.loyalty.v1.ListEarningRulesResponse\x12Z\n\x0fListAuditEvents\x12\".loyalty.v1.ListAuditEventsRequest\x1a#.loyalty.v1.ListAuditEventsResponse\x12Z\n\x0fGetProgramStats\x12\".loyalty.v1.GetProgramStatsRequest\x1a#.loyalty.v1.GetProgramStatsResponse\x12Q\n\x0c\x43reateReward\x12\x1f.loyalty.v1.CreateRewardRequest\x1a .loyalty.v1.CreateRewardResponse\x12Q\n\x0cUpdateReward\x12\x1f.loyalty.v1.UpdateRewardRequest\x1a .loyalty.v1.UpdateRewardResponse\x12T\n\rArchiveReward\x12 .loyalty.v1.ArchiveRewardRequest\x1a!.loyalty.v1.ArchiveRewardResponse\x12\x66\n\x13ListRewardCatalogue\x12&.loyalty.v1.ListRewardCatalogueRequest\x1a\'.loyalty.v1.ListRewardCatalogueResponse\x12K\n\nCreateDraw\x12\x1d.loyalty.v1.CreateDrawRequest\x1a\x1e.loyalty.v1.CreateDrawResponse\x12K\n\nUpdateDraw\x12\x1d.loyalty.v1.UpdateDrawRequest\x1a\x1e.loyalty.v1.UpdateDrawResponse\x12Q\n\x0cListAllDraws\x12\x1f.loyalty.v1.ListAllDrawsRequest\x1a .loyalty.v1.ListAllDrawsResponse\x12K\n\nCreateGame\x12\x1d.loyalty.v1.CreateGameRequest\x1a\x1e.loyalty.v1.CreateGameResponse\x12K\n\nUpdateGame\x12\x1d.loyalty.v1.UpdateGameRequest\x1a\x1e.loyalty.v1.UpdateGameResponse\x12Q\n\x0cListAllGames\x12\x1f.loyalty.v1.ListAllGamesRequest\x1a .loyalty.v1.ListAllGamesResponse\x12\x66\n\x13\x43reatePlayTokenRule\x12&.loyalty.v1.CreatePlayTokenRuleRequest\x1a\'.loyalty.v1.CreatePlayTokenRuleResponse\x12W\n\x0e\x43reatePassport\x12!.loyalty.v1.CreatePassportRequest\x1a\".loyalty.v1.CreatePassportResponse\x12W\n\x0eUpdatePassport\x12!.loyalty.v1.UpdatePassportRequest\x1a\".loyalty.v1.UpdatePassportResponse\x12]\n\x10ListAllPassports\x12#.loyalty.v1.ListAllPassportsRequest\x1a$.loyalty.v1.ListAllPassportsResponse\x12N\n\x0b\x43reatePlace\x12\x1e.loyalty.v1.CreatePlaceRequest\x1a\x1f.loyalty.v1.CreatePlaceResponse\x12N\n\x0bUpdatePlace\x12\x1e.loyalty.v1.UpdatePlaceRequest\x1a\x1f.loyalty.v1.UpdatePlaceResponse\x12Q\n\x0c\x41rchivePlace\x12\x1f.loyalty.v1.ArchivePlaceRequest\x1a .loyalty.v1.ArchivePlaceResponse\x12K\n\nListPlaces\x12\x1d.loyalty.v1.ListPlacesRequest\x1a\x1e.loyalty.v1.ListPlacesResponse\x12Z\n\x0f\x43reateChallenge\x12\".loyalty.v1.CreateChallengeRequest\x1a#.loyalty.v1.CreateChallengeResponse\x12Z\n\x0fUpdateChallenge\x12\".loyalty.v1.UpdateChallengeRequest\x1a#.loyalty.v1.UpdateChallengeResponse\x12W\n\x0eListChallenges\x12!.loyalty.v1.ListChallengesRequest\x1a\".loyalty.v1.ListChallengesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/program.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16loyalty/v1/audit.proto\x1a\x1bloyalty/v1/challenges.proto\x1a\x17loyalty/v1/common.proto\x1a\x16loyalty/v1/draws.proto\x1a\x16loyalty/v1/games.proto\x1a!loyalty/v1/journey_settings.proto\x1a\x1aloyalty/v1/passports.proto\x1a\x18loyalty/v1/rewards.proto\x1a\x16loyalty/v1/stats.proto\"W\n\x05Store\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x12\x43reateStoreRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"7\n\x13\x43reateStoreResponse\x12 \n\x05store\x18\x01 \x01(\x0b\x32\x11.loyalty.v1.Store\"\x13\n\x11ListStoresRequest\"7\n\x12ListStoresResponse\x12!\n\x06stores\x18\x01 \x03(\x0b\x32\x11.loyalty.v1.Store\"\xcd\x01\n\nCredential\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.CredentialKind\x12\x10\n\x08store_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x17\x43reateCredentialRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.CredentialKind\x12\x10\n\x08store_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"W\n\x18\x43reateCredentialResponse\x12*\n\ncredential\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Credential\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\"1\n\x16ListCredentialsRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\"F\n\x17ListCredentialsResponse\x12+\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x16.loyalty.v1.Credential\"I\n\x17RevokeCredentialRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x15\n\rcredential_id\x18\x02 \x01(\t\"F\n\x18RevokeCredentialResponse\x12*\n\ncredential\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Credential\"\\\n\x0fProgramSettings\x12\x14\n\x0cpending_days\x18\x01 \x01(\x05\x12\x15\n\rexpiry_months\x18\x02 \x01(\x05\x12\x1c\n\x14offline_max_age_days\x18\x03 \x01(\x05\"\x1b\n\x19GetProgramSettingsRequest\"K\n\x1aGetProgramSettingsResponse\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"f\n\x1cUpdateProgramSettingsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12-\n\x08settings\x18\x02 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"N\n\x1dUpdateProgramSettingsResponse\x12-\n\x08settings\x18\x01 \x01(\x0b\x32\x1b.loyalty.v1.ProgramSettings\"\xf7\x01\n\rRuleCondition\x12%\n\x08\x63hannels\x18\x01 \x03(\x0e\x32\x13.loyalty.v1.Channel\x12\x11\n\tstore_ids\x18\x02 \x03(\t\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x0c\n\x04skus\x18\x04 \x03(\t\x12\x18\n\x10min_amount_minor\x18\x05 \x01(\x03\x12!\n\x19\x66irst_purchase_in_channel\x18\x06 \x01(\x08\x12(\n first_purchase_in_second_channel\x18\x14 \x01(\x08\x12#\n\x1bstore_and_online_same_month\x18\x15 \x01(\x08\"\xa7\x02\n\x0f\x45\x61rningRuleSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.loyalty.v1.EarningRuleKind\x12.\n\nvalid_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x17\n\x0fpoints_per_unit\x18\x06 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x07 \x01(\t\x12\x14\n\x0c\x62onus_points\x18\x08 \x01(\x03\x12,\n\tcondition\x18\t \x01(\x0b\x32\x19.loyalty.v1.RuleCondition\"\xcf\x01\n\x0b\x45\x61rningRule\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07retired\x18\x04 \x01(\x08\x12)\n\x04spec\x18\x05 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x18\x43reateEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19\x43reateEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"\xa3\x01\n\x18UpdateEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12)\n\x04spec\x18\x03 \x01(\x0b\x32\x1b.loyalty.v1.EarningRuleSpec\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19UpdateEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"x\n\x18RetireEarningRuleRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19RetireEarningRuleResponse\x12%\n\x04rule\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.EarningRule\"]\n\x17ListEarningRulesRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclude_history\x18\x02 \x01(\x08\"B\n\x18ListEarningRulesResponse\x12&\n\x05rules\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.EarningRule*\xa8\x01\n\x0e\x43redentialKind\x12\x1f\n\x1b\x43REDENTIAL_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43REDENTIAL_KIND_POS\x10\x01\x12\x1b\n\x17\x43REDENTIAL_KIND_WEBSHOP\x10\x02\x12\x1f\n\x1b\x43REDENTIAL_KIND_APP_BACKEND\x10\x03\x12\x1e\n\x1a\x43REDENTIAL_KIND_BACKOFFICE\x10\x04*\x94\x01\n\x0f\x45\x61rningRuleKind\x12!\n\x1d\x45\x41RNING_RULE_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45\x41RNING_RULE_KIND_BASE_RATE\x10\x01\x12 \n\x1c\x45\x41RNING_RULE_KIND_MULTIPLIER\x10\x02\x12\x1b\n\x17\x45\x41RNING_RULE_KIND_BONUS\x10\x03\x32\xb2\x19\n\x0eProgramService\x12N\n\x0b\x43reateStore\x12\x1e.loyalty.v1.CreateStoreRequest\x1a\x1f.loyalty.v1.CreateStoreResponse\x12K\n\nListStores\x12\x1d.loyalty.v1.ListStoresRequest\x1a\x1e.loyalty.v1.ListStoresResponse\x12]\n\x10\x43reateCredential\x12#.loyalty.v1.CreateCredentialRequest\x1a$.loyalty.v1.CreateCredentialResponse\x12Z\n\x0fListCredentials\x12\".loyalty.v1.ListCredentialsRequest\x1a#.loyalty.v1.ListCredentialsResponse\x12]\n\x10RevokeCredential\x12#.loyalty.v1.RevokeCredentialRequest\x1a$.loyalty.v1.RevokeCredentialResponse\x12\x63\n\x12GetProgramSettings\x12%.loyalty.v1.GetProgramSettingsRequest\x1a&.loyalty.v1.GetProgramSettingsResponse\x12l\n\x15UpdateProgramSettings\x12(.loyalty.v1.UpdateProgramSettingsRequest\x1a).loyalty.v1.UpdateProgramSettingsResponse\x12\x63\n\x12GetJourneySettings\x12%.loyalty.v1.GetJourneySettingsRequest\x1a&.loyalty.v1.GetJourneySettingsResponse\x12l\n\x15UpdateJourneySettings\x12(.loyalty.v1.UpdateJourneySettingsRequest\x1a).loyalty.v1.UpdateJourneySettingsResponse\x12`\n\x11\x43reateEarningRule\x12$.loyalty.v1.CreateEarningRuleRequest\x1a%.loyalty.v1.CreateEarningRuleResponse\x12`\n\x11UpdateEarningRule\x12$.loyalty.v1.UpdateEarningRuleRequest\x1a%.loyalty.v1.UpdateEarningRuleResponse\x12`\n\x11RetireEarningRule\x12$.loyalty.v1.RetireEarningRuleRequest\x1a%.loyalty.v1.RetireEarningRuleResponse\x12]\n\x10ListEarningRules\x12#.loyalty.v1.ListEarningRulesRequest\x1a$.loyalty.v1.ListEarningRulesResponse\x12Z\n\x0fListAuditEvents\x12\".loyalty.v1.ListAuditEventsRequest\x1a#.loyalty.v1.ListAuditEventsResponse\x12Z\n\x0fGetProgramStats\x12\".loyalty.v1.GetProgramStatsRequest\x1a#.loyalty.v1.GetProgramStatsResponse\x12Q\n\x0c\x43reateReward\x12\x1f.loyalty.v1.CreateRewardRequest\x1a .loyalty.v1.CreateRewardResponse\x12Q\n\x0cUpdateReward\x12\x1f.loyalty.v1.UpdateRewardRequest\x1a .loyalty.v1.UpdateRewardResponse\x12T\n\rArchiveReward\x12 .loyalty.v1.ArchiveRewardRequest\x1a!.loyalty.v1.ArchiveRewardResponse\x12\x66\n\x13ListRewardCatalogue\x12&.loyalty.v1.ListRewardCatalogueRequest\x1a\'.loyalty.v1.ListRewardCatalogueResponse\x12K\n\nCreateDraw\x12\x1d.loyalty.v1.CreateDrawRequest\x1a\x1e.loyalty.v1.CreateDrawResponse\x12K\n\nUpdateDraw\x12\x1d.loyalty.v1.UpdateDrawRequest\x1a\x1e.loyalty.v1.UpdateDrawResponse\x12Q\n\x0cListAllDraws\x12\x1f.loyalty.v1.ListAllDrawsRequest\x1a .loyalty.v1.ListAllDrawsResponse\x12K\n\nCreateGame\x12\x1d.loyalty.v1.CreateGameRequest\x1a\x1e.loyalty.v1.CreateGameResponse\x12K\n\nUpdateGame\x12\x1d.loyalty.v1.UpdateGameRequest\x1a\x1e.loyalty.v1.UpdateGameResponse\x12Q\n\x0cListAllGames\x12\x1f.loyalty.v1.ListAllGamesRequest\x1a .loyalty.v1.ListAllGamesResponse\x12\x66\n\x13\x43reatePlayTokenRule\x12&.loyalty.v1.CreatePlayTokenRuleRequest\x1a\'.loyalty.v1.CreatePlayTokenRuleResponse\x12W\n\x0e\x43reatePassport\x12!.loyalty.v1.CreatePassportRequest\x1a\".loyalty.v1.CreatePassportResponse\x12W\n\x0eUpdatePassport\x12!.loyalty.v1.UpdatePassportRequest\x1a\".loyalty.v1.UpdatePassportResponse\x12]\n\x10ListAllPassports\x12#.loyalty.v1.ListAllPassportsRequest\x1a$.loyalty.v1.ListAllPassportsResponse\x12N\n\x0b\x43reatePlace\x12\x1e.loyalty.v1.CreatePlaceRequest\x1a\x1f.loyalty.v1.CreatePlaceResponse\x12N\n\x0bUpdatePlace\x12\x1e.loyalty.v1.UpdatePlaceRequest\x1a\x1f.loyalty.v1.UpdatePlaceResponse\x12Q\n\x0c\x41rchivePlace\x12\x1f.loyalty.v1.ArchivePlaceRequest\x1a .loyalty.v1.ArchivePlaceResponse\x12K\n\nListPlaces\x12\x1d.loyalty.v1.ListPlacesRequest\x1a\x1e.loyalty.v1.ListPlacesResponse\x12Z\n\x0f\x43reateChallenge\x12\".loyalty.v1.CreateChallengeRequest\x1a#.loyalty.v1.CreateChallengeResponse\x12Z\n\x0fUpdateChallenge\x12\".loyalty.v1.UpdateChallengeRequest\x1a#.loyalty.v1.UpdateChallengeResponse\x12W\n\x0eListChallenges\x12!.loyalty.v1.ListChallengesRequest\x1a\".loyalty.v1.ListChallengesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyalty.v1.program_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREDENTIALKIND']._serialized_start=3141
-  _globals['_CREDENTIALKIND']._serialized_end=3309
-  _globals['_EARNINGRULEKIND']._serialized_start=3312
-  _globals['_EARNINGRULEKIND']._serialized_end=3460
-  _globals['_STORE']._serialized_start=277
-  _globals['_STORE']._serialized_end=364
-  _globals['_CREATESTOREREQUEST']._serialized_start=366
-  _globals['_CREATESTOREREQUEST']._serialized_end=443
-  _globals['_CREATESTORERESPONSE']._serialized_start=445
-  _globals['_CREATESTORERESPONSE']._serialized_end=500
-  _globals['_LISTSTORESREQUEST']._serialized_start=502
-  _globals['_LISTSTORESREQUEST']._serialized_end=521
-  _globals['_LISTSTORESRESPONSE']._serialized_start=523
-  _globals['_LISTSTORESRESPONSE']._serialized_end=578
-  _globals['_CREDENTIAL']._serialized_start=581
-  _globals['_CREDENTIAL']._serialized_end=786
-  _globals['_CREATECREDENTIALREQUEST']._serialized_start=788
-  _globals['_CREATECREDENTIALREQUEST']._serialized_end=912
-  _globals['_CREATECREDENTIALRESPONSE']._serialized_start=914
-  _globals['_CREATECREDENTIALRESPONSE']._serialized_end=1001
-  _globals['_LISTCREDENTIALSREQUEST']._serialized_start=1003
-  _globals['_LISTCREDENTIALSREQUEST']._serialized_end=1052
-  _globals['_LISTCREDENTIALSRESPONSE']._serialized_start=1054
-  _globals['_LISTCREDENTIALSRESPONSE']._serialized_end=1124
-  _globals['_REVOKECREDENTIALREQUEST']._serialized_start=1126
-  _globals['_REVOKECREDENTIALREQUEST']._serialized_end=1199
-  _globals['_REVOKECREDENTIALRESPONSE']._serialized_start=1201
-  _globals['_REVOKECREDENTIALRESPONSE']._serialized_end=1271
-  _globals['_PROGRAMSETTINGS']._serialized_start=1273
-  _globals['_PROGRAMSETTINGS']._serialized_end=1365
-  _globals['_GETPROGRAMSETTINGSREQUEST']._serialized_start=1367
-  _globals['_GETPROGRAMSETTINGSREQUEST']._serialized_end=1394
-  _globals['_GETPROGRAMSETTINGSRESPONSE']._serialized_start=1396
-  _globals['_GETPROGRAMSETTINGSRESPONSE']._serialized_end=1471
-  _globals['_UPDATEPROGRAMSETTINGSREQUEST']._serialized_start=1473
-  _globals['_UPDATEPROGRAMSETTINGSREQUEST']._serialized_end=1575
-  _globals['_UPDATEPROGRAMSETTINGSRESPONSE']._serialized_start=1577
-  _globals['_UPDATEPROGRAMSETTINGSRESPONSE']._serialized_end=1655
-  _globals['_RULECONDITION']._serialized_start=1658
-  _globals['_RULECONDITION']._serialized_end=1826
-  _globals['_EARNINGRULESPEC']._serialized_start=1829
-  _globals['_EARNINGRULESPEC']._serialized_end=2124
-  _globals['_EARNINGRULE']._serialized_start=2127
-  _globals['_EARNINGRULE']._serialized_end=2334
-  _globals['_CREATEEARNINGRULEREQUEST']._serialized_start=2337
-  _globals['_CREATEEARNINGRULEREQUEST']._serialized_end=2483
-  _globals['_CREATEEARNINGRULERESPONSE']._serialized_start=2485
-  _globals['_CREATEEARNINGRULERESPONSE']._serialized_end=2551
-  _globals['_UPDATEEARNINGRULEREQUEST']._serialized_start=2554
-  _globals['_UPDATEEARNINGRULEREQUEST']._serialized_end=2717
-  _globals['_UPDATEEARNINGRULERESPONSE']._serialized_start=2719
-  _globals['_UPDATEEARNINGRULERESPONSE']._serialized_end=2785
-  _globals['_RETIREEARNINGRULEREQUEST']._serialized_start=2787
-  _globals['_RETIREEARNINGRULEREQUEST']._serialized_end=2907
-  _globals['_RETIREEARNINGRULERESPONSE']._serialized_start=2909
-  _globals['_RETIREEARNINGRULERESPONSE']._serialized_end=2975
-  _globals['_LISTEARNINGRULESREQUEST']._serialized_start=2977
-  _globals['_LISTEARNINGRULESREQUEST']._serialized_end=3070
-  _globals['_LISTEARNINGRULESRESPONSE']._serialized_start=3072
-  _globals['_LISTEARNINGRULESRESPONSE']._serialized_end=3138
-  _globals['_PROGRAMSERVICE']._serialized_start=3463
-  _globals['_PROGRAMSERVICE']._serialized_end=6502
+  _globals['_CREDENTIALKIND']._serialized_start=3255
+  _globals['_CREDENTIALKIND']._serialized_end=3423
+  _globals['_EARNINGRULEKIND']._serialized_start=3426
+  _globals['_EARNINGRULEKIND']._serialized_end=3574
+  _globals['_STORE']._serialized_start=312
+  _globals['_STORE']._serialized_end=399
+  _globals['_CREATESTOREREQUEST']._serialized_start=401
+  _globals['_CREATESTOREREQUEST']._serialized_end=478
+  _globals['_CREATESTORERESPONSE']._serialized_start=480
+  _globals['_CREATESTORERESPONSE']._serialized_end=535
+  _globals['_LISTSTORESREQUEST']._serialized_start=537
+  _globals['_LISTSTORESREQUEST']._serialized_end=556
+  _globals['_LISTSTORESRESPONSE']._serialized_start=558
+  _globals['_LISTSTORESRESPONSE']._serialized_end=613
+  _globals['_CREDENTIAL']._serialized_start=616
+  _globals['_CREDENTIAL']._serialized_end=821
+  _globals['_CREATECREDENTIALREQUEST']._serialized_start=823
+  _globals['_CREATECREDENTIALREQUEST']._serialized_end=947
+  _globals['_CREATECREDENTIALRESPONSE']._serialized_start=949
+  _globals['_CREATECREDENTIALRESPONSE']._serialized_end=1036
+  _globals['_LISTCREDENTIALSREQUEST']._serialized_start=1038
+  _globals['_LISTCREDENTIALSREQUEST']._serialized_end=1087
+  _globals['_LISTCREDENTIALSRESPONSE']._serialized_start=1089
+  _globals['_LISTCREDENTIALSRESPONSE']._serialized_end=1159
+  _globals['_REVOKECREDENTIALREQUEST']._serialized_start=1161
+  _globals['_REVOKECREDENTIALREQUEST']._serialized_end=1234
+  _globals['_REVOKECREDENTIALRESPONSE']._serialized_start=1236
+  _globals['_REVOKECREDENTIALRESPONSE']._serialized_end=1306
+  _globals['_PROGRAMSETTINGS']._serialized_start=1308
+  _globals['_PROGRAMSETTINGS']._serialized_end=1400
+  _globals['_GETPROGRAMSETTINGSREQUEST']._serialized_start=1402
+  _globals['_GETPROGRAMSETTINGSREQUEST']._serialized_end=1429
+  _globals['_GETPROGRAMSETTINGSRESPONSE']._serialized_start=1431
+  _globals['_GETPROGRAMSETTINGSRESPONSE']._serialized_end=1506
+  _globals['_UPDATEPROGRAMSETTINGSREQUEST']._serialized_start=1508
+  _globals['_UPDATEPROGRAMSETTINGSREQUEST']._serialized_end=1610
+  _globals['_UPDATEPROGRAMSETTINGSRESPONSE']._serialized_start=1612
+  _globals['_UPDATEPROGRAMSETTINGSRESPONSE']._serialized_end=1690
+  _globals['_RULECONDITION']._serialized_start=1693
+  _globals['_RULECONDITION']._serialized_end=1940
+  _globals['_EARNINGRULESPEC']._serialized_start=1943
+  _globals['_EARNINGRULESPEC']._serialized_end=2238
+  _globals['_EARNINGRULE']._serialized_start=2241
+  _globals['_EARNINGRULE']._serialized_end=2448
+  _globals['_CREATEEARNINGRULEREQUEST']._serialized_start=2451
+  _globals['_CREATEEARNINGRULEREQUEST']._serialized_end=2597
+  _globals['_CREATEEARNINGRULERESPONSE']._serialized_start=2599
+  _globals['_CREATEEARNINGRULERESPONSE']._serialized_end=2665
+  _globals['_UPDATEEARNINGRULEREQUEST']._serialized_start=2668
+  _globals['_UPDATEEARNINGRULEREQUEST']._serialized_end=2831
+  _globals['_UPDATEEARNINGRULERESPONSE']._serialized_start=2833
+  _globals['_UPDATEEARNINGRULERESPONSE']._serialized_end=2899
+  _globals['_RETIREEARNINGRULEREQUEST']._serialized_start=2901
+  _globals['_RETIREEARNINGRULEREQUEST']._serialized_end=3021
+  _globals['_RETIREEARNINGRULERESPONSE']._serialized_start=3023
+  _globals['_RETIREEARNINGRULERESPONSE']._serialized_end=3089
+  _globals['_LISTEARNINGRULESREQUEST']._serialized_start=3091
+  _globals['_LISTEARNINGRULESREQUEST']._serialized_end=3184
+  _globals['_LISTEARNINGRULESRESPONSE']._serialized_start=3186
+  _globals['_LISTEARNINGRULESRESPONSE']._serialized_end=3252
+  _globals['_PROGRAMSERVICE']._serialized_start=3577
+  _globals['_PROGRAMSERVICE']._serialized_end=6827
 # @@protoc_insertion_point(module_scope)

@@ -472,9 +472,20 @@ class RuleCondition(_message.Message):
     SKUS_FIELD_NUMBER: _builtins.int
     MIN_AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     FIRST_PURCHASE_IN_CHANNEL_FIELD_NUMBER: _builtins.int
+    FIRST_PURCHASE_IN_SECOND_CHANNEL_FIELD_NUMBER: _builtins.int
+    STORE_AND_ONLINE_SAME_MONTH_FIELD_NUMBER: _builtins.int
     min_amount_minor: _builtins.int
     first_purchase_in_channel: _builtins.bool
     """Only for the member's first purchase in the purchase's channel."""
+    first_purchase_in_second_channel: _builtins.bool
+    """Omnichannel: the member bought before (by occurred_at) in another channel and never in this one.
+    Paid once per member and rule.
+    """
+    store_and_online_same_month: _builtins.bool
+    """Omnichannel: the purchase completes "bought in store (POS) and online (WEBSHOP) in the same
+    calendar month (UTC)", counting the member's purchases that occurred before it. Paid once per
+    member, rule and month.
+    """
     @_builtins.property
     def channels(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Channel.ValueType]: ...
     @_builtins.property
@@ -492,10 +503,12 @@ class RuleCondition(_message.Message):
         skus: _abc.Iterable[_builtins.str] | None = ...,
         min_amount_minor: _builtins.int = ...,
         first_purchase_in_channel: _builtins.bool = ...,
+        first_purchase_in_second_channel: _builtins.bool = ...,
+        store_and_online_same_month: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "channels", b"channels", "first_purchase_in_channel", b"first_purchase_in_channel", "min_amount_minor", b"min_amount_minor", "skus", b"skus", "store_ids", b"store_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "channels", b"channels", "first_purchase_in_channel", b"first_purchase_in_channel", "first_purchase_in_second_channel", b"first_purchase_in_second_channel", "min_amount_minor", b"min_amount_minor", "skus", b"skus", "store_and_online_same_month", b"store_and_online_same_month", "store_ids", b"store_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

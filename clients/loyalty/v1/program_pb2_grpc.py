@@ -7,6 +7,7 @@ from loyalty.v1 import audit_pb2 as loyalty_dot_v1_dot_audit__pb2
 from loyalty.v1 import challenges_pb2 as loyalty_dot_v1_dot_challenges__pb2
 from loyalty.v1 import draws_pb2 as loyalty_dot_v1_dot_draws__pb2
 from loyalty.v1 import games_pb2 as loyalty_dot_v1_dot_games__pb2
+from loyalty.v1 import journey_settings_pb2 as loyalty_dot_v1_dot_journey__settings__pb2
 from loyalty.v1 import passports_pb2 as loyalty_dot_v1_dot_passports__pb2
 from loyalty.v1 import program_pb2 as loyalty_dot_v1_dot_program__pb2
 from loyalty.v1 import rewards_pb2 as loyalty_dot_v1_dot_rewards__pb2
@@ -76,6 +77,16 @@ class ProgramServiceStub:
                 '/loyalty.v1.ProgramService/UpdateProgramSettings',
                 request_serializer=loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsResponse.FromString,
+                _registered_method=True)
+        self.GetJourneySettings = channel.unary_unary(
+                '/loyalty.v1.ProgramService/GetJourneySettings',
+                request_serializer=loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateJourneySettings = channel.unary_unary(
+                '/loyalty.v1.ProgramService/UpdateJourneySettings',
+                request_serializer=loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsResponse.FromString,
                 _registered_method=True)
         self.CreateEarningRule = channel.unary_unary(
                 '/loyalty.v1.ProgramService/CreateEarningRule',
@@ -256,6 +267,19 @@ class ProgramServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateProgramSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJourneySettings(self, request, context):
+        """Omnichannel journeys: click-and-collect and referral settings (messages in journeys.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateJourneySettings(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -475,6 +499,16 @@ def add_ProgramServiceServicer_to_server(servicer, server):
                     servicer.UpdateProgramSettings,
                     request_deserializer=loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsResponse.SerializeToString,
+            ),
+            'GetJourneySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJourneySettings,
+                    request_deserializer=loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsResponse.SerializeToString,
+            ),
+            'UpdateJourneySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateJourneySettings,
+                    request_deserializer=loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsResponse.SerializeToString,
             ),
             'CreateEarningRule': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateEarningRule,
@@ -802,6 +836,60 @@ class ProgramService:
             '/loyalty.v1.ProgramService/UpdateProgramSettings',
             loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsRequest.SerializeToString,
             loyalty_dot_v1_dot_program__pb2.UpdateProgramSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJourneySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/GetJourneySettings',
+            loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsRequest.SerializeToString,
+            loyalty_dot_v1_dot_journey__settings__pb2.GetJourneySettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateJourneySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/UpdateJourneySettings',
+            loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsRequest.SerializeToString,
+            loyalty_dot_v1_dot_journey__settings__pb2.UpdateJourneySettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

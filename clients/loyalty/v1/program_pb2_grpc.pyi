@@ -9,6 +9,7 @@ from loyalty.v1 import audit_pb2 as _audit_pb2
 from loyalty.v1 import challenges_pb2 as _challenges_pb2
 from loyalty.v1 import draws_pb2 as _draws_pb2
 from loyalty.v1 import games_pb2 as _games_pb2
+from loyalty.v1 import journey_settings_pb2 as _journey_settings_pb2
 from loyalty.v1 import passports_pb2 as _passports_pb2
 from loyalty.v1 import program_pb2 as _program_pb2
 from loyalty.v1 import rewards_pb2 as _rewards_pb2
@@ -48,6 +49,9 @@ class ProgramServiceStub:
     RevokeCredential: _grpc.UnaryUnaryMultiCallable[_program_pb2.RevokeCredentialRequest, _program_pb2.RevokeCredentialResponse]
     GetProgramSettings: _grpc.UnaryUnaryMultiCallable[_program_pb2.GetProgramSettingsRequest, _program_pb2.GetProgramSettingsResponse]
     UpdateProgramSettings: _grpc.UnaryUnaryMultiCallable[_program_pb2.UpdateProgramSettingsRequest, _program_pb2.UpdateProgramSettingsResponse]
+    GetJourneySettings: _grpc.UnaryUnaryMultiCallable[_journey_settings_pb2.GetJourneySettingsRequest, _journey_settings_pb2.GetJourneySettingsResponse]
+    """Omnichannel journeys: click-and-collect and referral settings (messages in journeys.proto)."""
+    UpdateJourneySettings: _grpc.UnaryUnaryMultiCallable[_journey_settings_pb2.UpdateJourneySettingsRequest, _journey_settings_pb2.UpdateJourneySettingsResponse]
     CreateEarningRule: _grpc.UnaryUnaryMultiCallable[_program_pb2.CreateEarningRuleRequest, _program_pb2.CreateEarningRuleResponse]
     """Creates an earning rule or promotion (version 1)."""
     UpdateEarningRule: _grpc.UnaryUnaryMultiCallable[_program_pb2.UpdateEarningRuleRequest, _program_pb2.UpdateEarningRuleResponse]
@@ -104,6 +108,9 @@ class ProgramServiceAsyncStub(ProgramServiceStub):
     RevokeCredential: _aio.UnaryUnaryMultiCallable[_program_pb2.RevokeCredentialRequest, _program_pb2.RevokeCredentialResponse]  # type: ignore[assignment]
     GetProgramSettings: _aio.UnaryUnaryMultiCallable[_program_pb2.GetProgramSettingsRequest, _program_pb2.GetProgramSettingsResponse]  # type: ignore[assignment]
     UpdateProgramSettings: _aio.UnaryUnaryMultiCallable[_program_pb2.UpdateProgramSettingsRequest, _program_pb2.UpdateProgramSettingsResponse]  # type: ignore[assignment]
+    GetJourneySettings: _aio.UnaryUnaryMultiCallable[_journey_settings_pb2.GetJourneySettingsRequest, _journey_settings_pb2.GetJourneySettingsResponse]  # type: ignore[assignment]
+    """Omnichannel journeys: click-and-collect and referral settings (messages in journeys.proto)."""
+    UpdateJourneySettings: _aio.UnaryUnaryMultiCallable[_journey_settings_pb2.UpdateJourneySettingsRequest, _journey_settings_pb2.UpdateJourneySettingsResponse]  # type: ignore[assignment]
     CreateEarningRule: _aio.UnaryUnaryMultiCallable[_program_pb2.CreateEarningRuleRequest, _program_pb2.CreateEarningRuleResponse]  # type: ignore[assignment]
     """Creates an earning rule or promotion (version 1)."""
     UpdateEarningRule: _aio.UnaryUnaryMultiCallable[_program_pb2.UpdateEarningRuleRequest, _program_pb2.UpdateEarningRuleResponse]  # type: ignore[assignment]
@@ -199,6 +206,21 @@ class ProgramServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _program_pb2.UpdateProgramSettingsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_program_pb2.UpdateProgramSettingsResponse, _abc.Awaitable[_program_pb2.UpdateProgramSettingsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetJourneySettings(
+        self,
+        request: _journey_settings_pb2.GetJourneySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_journey_settings_pb2.GetJourneySettingsResponse, _abc.Awaitable[_journey_settings_pb2.GetJourneySettingsResponse]]:
+        """Omnichannel journeys: click-and-collect and referral settings (messages in journeys.proto)."""
+
+    @_abc_1.abstractmethod
+    def UpdateJourneySettings(
+        self,
+        request: _journey_settings_pb2.UpdateJourneySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_journey_settings_pb2.UpdateJourneySettingsResponse, _abc.Awaitable[_journey_settings_pb2.UpdateJourneySettingsResponse]]: ...
 
     @_abc_1.abstractmethod
     def CreateEarningRule(
