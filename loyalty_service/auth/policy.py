@@ -112,6 +112,9 @@ ACCESS: Mapping[str, frozenset[PrincipalKind]] = {
             "CreatePassport",
             "UpdatePassport",
             "ListAllPassports",
+            "SetTierLadder",
+            "GetTierLadder",
+            "ListTierLadders",
         )
     },
 }

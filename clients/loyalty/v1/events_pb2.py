@@ -32,31 +32,32 @@ from loyalty.v1 import journeys_pb2 as loyalty_dot_v1_dot_journeys__pb2
 from loyalty.v1 import members_pb2 as loyalty_dot_v1_dot_members__pb2
 from loyalty.v1 import passports_pb2 as loyalty_dot_v1_dot_passports__pb2
 from loyalty.v1 import rewards_pb2 as loyalty_dot_v1_dot_rewards__pb2
+from loyalty.v1 import tiers_pb2 as loyalty_dot_v1_dot_tiers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/events.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17loyalty/v1/ledger.proto\x1a\x1bloyalty/v1/challenges.proto\x1a\x17loyalty/v1/common.proto\x1a\x16loyalty/v1/draws.proto\x1a\x16loyalty/v1/games.proto\x1a\x19loyalty/v1/journeys.proto\x1a\x18loyalty/v1/members.proto\x1a\x1aloyalty/v1/passports.proto\x1a\x18loyalty/v1/rewards.proto\"4\n\x0eMemberEnrolled\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\"7\n\x0e\x43onsentChanged\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.loyalty.v1.Consent\"O\n\x10IdentifierLinked\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.IdentifierKind\"]\n\rPointsChanged\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.LedgerEntry\x12$\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x13.loyalty.v1.Balance\"Q\n\rMembersMerged\x12\x1d\n\x15provisional_member_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\"@\n\x16PurchaseCategoryAmount\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\x8d\x02\n\x10PurchaseRecorded\x12\x13\n\x0bpurchase_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12$\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x13.loyalty.v1.Channel\x12\x10\n\x08store_id\x18\x04 \x01(\t\x12!\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x11.loyalty.v1.Money\x12\x36\n\ncategories\x18\x06 \x03(\x0b\x32\".loyalty.v1.PurchaseCategoryAmount\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x03\"\xfe\x07\n\x0c\x45ventPayload\x12\x35\n\x0fmember_enrolled\x18\x01 \x01(\x0b\x32\x1a.loyalty.v1.MemberEnrolledH\x00\x12\x35\n\x0f\x63onsent_changed\x18\x02 \x01(\x0b\x32\x1a.loyalty.v1.ConsentChangedH\x00\x12\x39\n\x11identifier_linked\x18\x03 \x01(\x0b\x32\x1c.loyalty.v1.IdentifierLinkedH\x00\x12\x33\n\x0epoints_changed\x18\x04 \x01(\x0b\x32\x19.loyalty.v1.PointsChangedH\x00\x12\x33\n\x0emembers_merged\x18\x05 \x01(\x0b\x32\x19.loyalty.v1.MembersMergedH\x00\x12\x39\n\x11purchase_recorded\x18\x06 \x01(\x0b\x32\x1c.loyalty.v1.PurchaseRecordedH\x00\x12\x35\n\x0fvoucher_changed\x18\x14 \x01(\x0b\x32\x1a.loyalty.v1.VoucherChangedH\x00\x12/\n\x0c\x64raw_entered\x18( \x01(\x0b\x32\x17.loyalty.v1.DrawEnteredH\x00\x12\'\n\x08\x64raw_won\x18) \x01(\x0b\x32\x13.loyalty.v1.DrawWonH\x00\x12-\n\x0bgame_played\x18\x32 \x01(\x0b\x32\x16.loyalty.v1.GamePlayedH\x00\x12\x31\n\rstamp_awarded\x18\x33 \x01(\x0b\x32\x18.loyalty.v1.StampAwardedH\x00\x12;\n\x12passport_completed\x18\x34 \x01(\x0b\x32\x1d.loyalty.v1.PassportCompletedH\x00\x12<\n\x13play_tokens_changed\x18\x35 \x01(\x0b\x32\x1d.loyalty.v1.PlayTokensChangedH\x00\x12=\n\x12\x63hallenge_progress\x18< \x01(\x0b\x32\x1f.loyalty.v1.ChallengeProgressedH\x00\x12=\n\x13\x63hallenge_completed\x18= \x01(\x0b\x32\x1e.loyalty.v1.ChallengeCompletedH\x00\x12\x37\n\x10pickup_confirmed\x18P \x01(\x0b\x32\x1b.loyalty.v1.PickupConfirmedH\x00\x12\x37\n\x10pickup_cancelled\x18Q \x01(\x0b\x32\x1b.loyalty.v1.PickupCancelledH\x00\x12\x39\n\x11referral_rewarded\x18R \x01(\x0b\x32\x1c.loyalty.v1.ReferralRewardedH\x00\x42\x07\n\x05\x65vent\"\x9c\x01\n\x0bMemberEvent\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07payload\x18\x05 \x01(\x0b\x32\x18.loyalty.v1.EventPayloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/events.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17loyalty/v1/ledger.proto\x1a\x1bloyalty/v1/challenges.proto\x1a\x17loyalty/v1/common.proto\x1a\x16loyalty/v1/draws.proto\x1a\x16loyalty/v1/games.proto\x1a\x19loyalty/v1/journeys.proto\x1a\x18loyalty/v1/members.proto\x1a\x1aloyalty/v1/passports.proto\x1a\x18loyalty/v1/rewards.proto\x1a\x16loyalty/v1/tiers.proto\"4\n\x0eMemberEnrolled\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\"7\n\x0e\x43onsentChanged\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.loyalty.v1.Consent\"O\n\x10IdentifierLinked\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.IdentifierKind\"]\n\rPointsChanged\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.loyalty.v1.LedgerEntry\x12$\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x13.loyalty.v1.Balance\"Q\n\rMembersMerged\x12\x1d\n\x15provisional_member_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\"@\n\x16PurchaseCategoryAmount\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\x8d\x02\n\x10PurchaseRecorded\x12\x13\n\x0bpurchase_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12$\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x13.loyalty.v1.Channel\x12\x10\n\x08store_id\x18\x04 \x01(\t\x12!\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x11.loyalty.v1.Money\x12\x36\n\ncategories\x18\x06 \x03(\x0b\x32\".loyalty.v1.PurchaseCategoryAmount\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x03\"\xaf\x08\n\x0c\x45ventPayload\x12\x35\n\x0fmember_enrolled\x18\x01 \x01(\x0b\x32\x1a.loyalty.v1.MemberEnrolledH\x00\x12\x35\n\x0f\x63onsent_changed\x18\x02 \x01(\x0b\x32\x1a.loyalty.v1.ConsentChangedH\x00\x12\x39\n\x11identifier_linked\x18\x03 \x01(\x0b\x32\x1c.loyalty.v1.IdentifierLinkedH\x00\x12\x33\n\x0epoints_changed\x18\x04 \x01(\x0b\x32\x19.loyalty.v1.PointsChangedH\x00\x12\x33\n\x0emembers_merged\x18\x05 \x01(\x0b\x32\x19.loyalty.v1.MembersMergedH\x00\x12\x39\n\x11purchase_recorded\x18\x06 \x01(\x0b\x32\x1c.loyalty.v1.PurchaseRecordedH\x00\x12\x35\n\x0fvoucher_changed\x18\x14 \x01(\x0b\x32\x1a.loyalty.v1.VoucherChangedH\x00\x12/\n\x0c\x64raw_entered\x18( \x01(\x0b\x32\x17.loyalty.v1.DrawEnteredH\x00\x12\'\n\x08\x64raw_won\x18) \x01(\x0b\x32\x13.loyalty.v1.DrawWonH\x00\x12-\n\x0bgame_played\x18\x32 \x01(\x0b\x32\x16.loyalty.v1.GamePlayedH\x00\x12\x31\n\rstamp_awarded\x18\x33 \x01(\x0b\x32\x18.loyalty.v1.StampAwardedH\x00\x12;\n\x12passport_completed\x18\x34 \x01(\x0b\x32\x1d.loyalty.v1.PassportCompletedH\x00\x12<\n\x13play_tokens_changed\x18\x35 \x01(\x0b\x32\x1d.loyalty.v1.PlayTokensChangedH\x00\x12=\n\x12\x63hallenge_progress\x18< \x01(\x0b\x32\x1f.loyalty.v1.ChallengeProgressedH\x00\x12=\n\x13\x63hallenge_completed\x18= \x01(\x0b\x32\x1e.loyalty.v1.ChallengeCompletedH\x00\x12/\n\x0ctier_changed\x18\x46 \x01(\x0b\x32\x17.loyalty.v1.TierChangedH\x00\x12\x37\n\x10pickup_confirmed\x18P \x01(\x0b\x32\x1b.loyalty.v1.PickupConfirmedH\x00\x12\x37\n\x10pickup_cancelled\x18Q \x01(\x0b\x32\x1b.loyalty.v1.PickupCancelledH\x00\x12\x39\n\x11referral_rewarded\x18R \x01(\x0b\x32\x1c.loyalty.v1.ReferralRewardedH\x00\x42\x07\n\x05\x65vent\"\x9c\x01\n\x0bMemberEvent\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07payload\x18\x05 \x01(\x0b\x32\x18.loyalty.v1.EventPayloadb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyalty.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBERENROLLED']._serialized_start=306
-  _globals['_MEMBERENROLLED']._serialized_end=358
-  _globals['_CONSENTCHANGED']._serialized_start=360
-  _globals['_CONSENTCHANGED']._serialized_end=415
-  _globals['_IDENTIFIERLINKED']._serialized_start=417
-  _globals['_IDENTIFIERLINKED']._serialized_end=496
-  _globals['_POINTSCHANGED']._serialized_start=498
-  _globals['_POINTSCHANGED']._serialized_end=591
-  _globals['_MEMBERSMERGED']._serialized_start=593
-  _globals['_MEMBERSMERGED']._serialized_end=674
-  _globals['_PURCHASECATEGORYAMOUNT']._serialized_start=676
-  _globals['_PURCHASECATEGORYAMOUNT']._serialized_end=740
-  _globals['_PURCHASERECORDED']._serialized_start=743
-  _globals['_PURCHASERECORDED']._serialized_end=1012
-  _globals['_EVENTPAYLOAD']._serialized_start=1015
-  _globals['_EVENTPAYLOAD']._serialized_end=2037
-  _globals['_MEMBEREVENT']._serialized_start=2040
-  _globals['_MEMBEREVENT']._serialized_end=2196
+  _globals['_MEMBERENROLLED']._serialized_start=330
+  _globals['_MEMBERENROLLED']._serialized_end=382
+  _globals['_CONSENTCHANGED']._serialized_start=384
+  _globals['_CONSENTCHANGED']._serialized_end=439
+  _globals['_IDENTIFIERLINKED']._serialized_start=441
+  _globals['_IDENTIFIERLINKED']._serialized_end=520
+  _globals['_POINTSCHANGED']._serialized_start=522
+  _globals['_POINTSCHANGED']._serialized_end=615
+  _globals['_MEMBERSMERGED']._serialized_start=617
+  _globals['_MEMBERSMERGED']._serialized_end=698
+  _globals['_PURCHASECATEGORYAMOUNT']._serialized_start=700
+  _globals['_PURCHASECATEGORYAMOUNT']._serialized_end=764
+  _globals['_PURCHASERECORDED']._serialized_start=767
+  _globals['_PURCHASERECORDED']._serialized_end=1036
+  _globals['_EVENTPAYLOAD']._serialized_start=1039
+  _globals['_EVENTPAYLOAD']._serialized_end=2110
+  _globals['_MEMBEREVENT']._serialized_start=2113
+  _globals['_MEMBEREVENT']._serialized_end=2269
 # @@protoc_insertion_point(module_scope)

@@ -17,6 +17,7 @@ from loyalty.v1 import ledger_pb2 as _ledger_pb2
 from loyalty.v1 import members_pb2 as _members_pb2
 from loyalty.v1 import passports_pb2 as _passports_pb2
 from loyalty.v1 import rewards_pb2 as _rewards_pb2
+from loyalty.v1 import tiers_pb2 as _tiers_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -233,6 +234,7 @@ class EventPayload(_message.Message):
     PLAY_TOKENS_CHANGED_FIELD_NUMBER: _builtins.int
     CHALLENGE_PROGRESS_FIELD_NUMBER: _builtins.int
     CHALLENGE_COMPLETED_FIELD_NUMBER: _builtins.int
+    TIER_CHANGED_FIELD_NUMBER: _builtins.int
     PICKUP_CONFIRMED_FIELD_NUMBER: _builtins.int
     PICKUP_CANCELLED_FIELD_NUMBER: _builtins.int
     REFERRAL_REWARDED_FIELD_NUMBER: _builtins.int
@@ -275,6 +277,10 @@ class EventPayload(_message.Message):
     @_builtins.property
     def challenge_completed(self) -> _challenges_pb2.ChallengeCompleted: ...
     @_builtins.property
+    def tier_changed(self) -> _tiers_pb2.TierChanged:
+        """Status tiers: 70-79."""
+
+    @_builtins.property
     def pickup_confirmed(self) -> _journeys_pb2.PickupConfirmed:
         """Omnichannel journeys (80-89)."""
 
@@ -300,15 +306,16 @@ class EventPayload(_message.Message):
         play_tokens_changed: _games_pb2.PlayTokensChanged | None = ...,
         challenge_progress: _challenges_pb2.ChallengeProgressed | None = ...,
         challenge_completed: _challenges_pb2.ChallengeCompleted | None = ...,
+        tier_changed: _tiers_pb2.TierChanged | None = ...,
         pickup_confirmed: _journeys_pb2.PickupConfirmed | None = ...,
         pickup_cancelled: _journeys_pb2.PickupCancelled | None = ...,
         referral_rewarded: _journeys_pb2.ReferralRewarded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "pickup_cancelled", b"pickup_cancelled", "pickup_confirmed", b"pickup_confirmed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "referral_rewarded", b"referral_rewarded", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "pickup_cancelled", b"pickup_cancelled", "pickup_confirmed", b"pickup_confirmed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "referral_rewarded", b"referral_rewarded", "stamp_awarded", b"stamp_awarded", "tier_changed", b"tier_changed", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "pickup_cancelled", b"pickup_cancelled", "pickup_confirmed", b"pickup_confirmed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "referral_rewarded", b"referral_rewarded", "stamp_awarded", b"stamp_awarded", "voucher_changed", b"voucher_changed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge_completed", b"challenge_completed", "challenge_progress", b"challenge_progress", "consent_changed", b"consent_changed", "draw_entered", b"draw_entered", "draw_won", b"draw_won", "event", b"event", "game_played", b"game_played", "identifier_linked", b"identifier_linked", "member_enrolled", b"member_enrolled", "members_merged", b"members_merged", "passport_completed", b"passport_completed", "pickup_cancelled", b"pickup_cancelled", "pickup_confirmed", b"pickup_confirmed", "play_tokens_changed", b"play_tokens_changed", "points_changed", b"points_changed", "purchase_recorded", b"purchase_recorded", "referral_rewarded", b"referral_rewarded", "stamp_awarded", b"stamp_awarded", "tier_changed", b"tier_changed", "voucher_changed", b"voucher_changed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged", "purchase_recorded", "voucher_changed", "draw_entered", "draw_won", "game_played", "stamp_awarded", "passport_completed", "play_tokens_changed", "challenge_progress", "challenge_completed", "pickup_confirmed", "pickup_cancelled", "referral_rewarded"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["member_enrolled", "consent_changed", "identifier_linked", "points_changed", "members_merged", "purchase_recorded", "voucher_changed", "draw_entered", "draw_won", "game_played", "stamp_awarded", "passport_completed", "play_tokens_changed", "challenge_progress", "challenge_completed", "tier_changed", "pickup_confirmed", "pickup_cancelled", "referral_rewarded"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

@@ -24,61 +24,62 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from loyalty.v1 import common_pb2 as loyalty_dot_v1_dot_common__pb2
+from loyalty.v1 import tiers_pb2 as loyalty_dot_v1_dot_tiers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/members.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17loyalty/v1/common.proto\"\x9d\x01\n\x07\x43onsent\x12+\n\x07purpose\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.ConsentPurpose\x12\x0f\n\x07granted\x18\x02 \x01(\x08\x12.\n\nchanged_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x13.loyalty.v1.Channel\"M\n\rConsentChange\x12+\n\x07purpose\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.ConsentPurpose\x12\x0f\n\x07granted\x18\x02 \x01(\x08\"\xc4\x02\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.loyalty.v1.MemberStatus\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12+\n\x0bidentifiers\x18\x04 \x03(\x0b\x32\x16.loyalty.v1.Identifier\x12%\n\x08\x63onsents\x18\x05 \x03(\x0b\x32\x13.loyalty.v1.Consent\x12/\n\x0b\x65nrolled_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15merged_into_member_id\x18\x07 \x01(\t\x12,\n\x0f\x63onsent_history\x18\x08 \x03(\x0b\x32\x13.loyalty.v1.Consent\x12\x15\n\rreferral_code\x18\x1e \x01(\t\"\xb5\x01\n\x13\x45nrollMemberRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12+\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x16.loyalty.v1.Identifier\x12+\n\x08\x63onsents\x18\x04 \x03(\x0b\x32\x19.loyalty.v1.ConsentChange\x12\x15\n\rreferral_code\x18\x1e \x01(\t\"R\n\x08Referral\x12\x1a\n\x12referrer_member_id\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.ReferralStatus\"b\n\x14\x45nrollMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12&\n\x08referral\x18\x1e \x01(\x0b\x32\x14.loyalty.v1.Referral\"F\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x1f\n\x17include_consent_history\x18\x02 \x01(\x08\"7\n\x11GetMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\"A\n\x13LookupMemberRequest\x12*\n\nidentifier\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Identifier\":\n\x14LookupMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\"o\n\x15LinkIdentifierRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12*\n\nidentifier\x18\x03 \x01(\x0b\x32\x16.loyalty.v1.Identifier\"m\n\x16LinkIdentifierResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x18\n\x10merged_member_id\x18\x02 \x01(\t\x12\x15\n\rmerged_points\x18\x03 \x01(\x03\"A\n\x17IssueMemberTokenRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x05\"Y\n\x18IssueMemberTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x14UpdateConsentRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12*\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x19.loyalty.v1.ConsentChange\">\n\x15UpdateConsentResponse\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.loyalty.v1.Consent\",\n\x17\x45xportMemberDataRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"\x87\x01\n\x18\x45xportMemberDataResponse\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x10\n\x08\x64ocument\x18\x04 \x01(\x0c\"@\n\x12\x45raseMemberRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\"V\n\x13\x45raseMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x1b\n\x13identifiers_removed\x18\x02 \x01(\x05*\x9a\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1d\n\x19MEMBER_STATUS_PROVISIONAL\x10\x02\x12\x18\n\x14MEMBER_STATUS_CLOSED\x10\x03\x12\x18\n\x14MEMBER_STATUS_ERASED\x10\x04*\x8d\x01\n\x0e\x43onsentPurpose\x12\x1f\n\x1b\x43ONSENT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONSENT_PURPOSE_MARKETING\x10\x01\x12\x1c\n\x18\x43ONSENT_PURPOSE_LOCATION\x10\x02\x12\x1d\n\x19\x43ONSENT_PURPOSE_PROFILING\x10\x03*\x8c\x01\n\x0eReferralStatus\x12\x1f\n\x1bREFERRAL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17REFERRAL_STATUS_PENDING\x10\x01\x12\x1e\n\x1aREFERRAL_STATUS_OVER_LIMIT\x10\x02\x12\x1c\n\x18REFERRAL_STATUS_REWARDED\x10\x03\x32\xbc\x05\n\rMemberService\x12Q\n\x0c\x45nrollMember\x12\x1f.loyalty.v1.EnrollMemberRequest\x1a .loyalty.v1.EnrollMemberResponse\x12H\n\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x1d.loyalty.v1.GetMemberResponse\x12Q\n\x0cLookupMember\x12\x1f.loyalty.v1.LookupMemberRequest\x1a .loyalty.v1.LookupMemberResponse\x12W\n\x0eLinkIdentifier\x12!.loyalty.v1.LinkIdentifierRequest\x1a\".loyalty.v1.LinkIdentifierResponse\x12]\n\x10IssueMemberToken\x12#.loyalty.v1.IssueMemberTokenRequest\x1a$.loyalty.v1.IssueMemberTokenResponse\x12T\n\rUpdateConsent\x12 .loyalty.v1.UpdateConsentRequest\x1a!.loyalty.v1.UpdateConsentResponse\x12]\n\x10\x45xportMemberData\x12#.loyalty.v1.ExportMemberDataRequest\x1a$.loyalty.v1.ExportMemberDataResponse\x12N\n\x0b\x45raseMember\x12\x1e.loyalty.v1.EraseMemberRequest\x1a\x1f.loyalty.v1.EraseMemberResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/members.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17loyalty/v1/common.proto\x1a\x16loyalty/v1/tiers.proto\"\x9d\x01\n\x07\x43onsent\x12+\n\x07purpose\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.ConsentPurpose\x12\x0f\n\x07granted\x18\x02 \x01(\x08\x12.\n\nchanged_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x13.loyalty.v1.Channel\"M\n\rConsentChange\x12+\n\x07purpose\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.ConsentPurpose\x12\x0f\n\x07granted\x18\x02 \x01(\x08\"\xc4\x02\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.loyalty.v1.MemberStatus\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12+\n\x0bidentifiers\x18\x04 \x03(\x0b\x32\x16.loyalty.v1.Identifier\x12%\n\x08\x63onsents\x18\x05 \x03(\x0b\x32\x13.loyalty.v1.Consent\x12/\n\x0b\x65nrolled_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15merged_into_member_id\x18\x07 \x01(\t\x12,\n\x0f\x63onsent_history\x18\x08 \x03(\x0b\x32\x13.loyalty.v1.Consent\x12\x15\n\rreferral_code\x18\x1e \x01(\t\"\xb5\x01\n\x13\x45nrollMemberRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12+\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x16.loyalty.v1.Identifier\x12+\n\x08\x63onsents\x18\x04 \x03(\x0b\x32\x19.loyalty.v1.ConsentChange\x12\x15\n\rreferral_code\x18\x1e \x01(\t\"R\n\x08Referral\x12\x1a\n\x12referrer_member_id\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.loyalty.v1.ReferralStatus\"b\n\x14\x45nrollMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12&\n\x08referral\x18\x1e \x01(\x0b\x32\x14.loyalty.v1.Referral\"F\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x1f\n\x17include_consent_history\x18\x02 \x01(\x08\"]\n\x11GetMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12$\n\x04tier\x18\x02 \x01(\x0b\x32\x16.loyalty.v1.TierStatus\"A\n\x13LookupMemberRequest\x12*\n\nidentifier\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.Identifier\":\n\x14LookupMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\"o\n\x15LinkIdentifierRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12*\n\nidentifier\x18\x03 \x01(\x0b\x32\x16.loyalty.v1.Identifier\"m\n\x16LinkIdentifierResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x18\n\x10merged_member_id\x18\x02 \x01(\t\x12\x15\n\rmerged_points\x18\x03 \x01(\x03\"A\n\x17IssueMemberTokenRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x05\"Y\n\x18IssueMemberTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x14UpdateConsentRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12*\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x19.loyalty.v1.ConsentChange\">\n\x15UpdateConsentResponse\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.loyalty.v1.Consent\",\n\x17\x45xportMemberDataRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"\x87\x01\n\x18\x45xportMemberDataResponse\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x10\n\x08\x64ocument\x18\x04 \x01(\x0c\"@\n\x12\x45raseMemberRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\"V\n\x13\x45raseMemberResponse\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x1b\n\x13identifiers_removed\x18\x02 \x01(\x05*\x9a\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1d\n\x19MEMBER_STATUS_PROVISIONAL\x10\x02\x12\x18\n\x14MEMBER_STATUS_CLOSED\x10\x03\x12\x18\n\x14MEMBER_STATUS_ERASED\x10\x04*\x8d\x01\n\x0e\x43onsentPurpose\x12\x1f\n\x1b\x43ONSENT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONSENT_PURPOSE_MARKETING\x10\x01\x12\x1c\n\x18\x43ONSENT_PURPOSE_LOCATION\x10\x02\x12\x1d\n\x19\x43ONSENT_PURPOSE_PROFILING\x10\x03*\x8c\x01\n\x0eReferralStatus\x12\x1f\n\x1bREFERRAL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17REFERRAL_STATUS_PENDING\x10\x01\x12\x1e\n\x1aREFERRAL_STATUS_OVER_LIMIT\x10\x02\x12\x1c\n\x18REFERRAL_STATUS_REWARDED\x10\x03\x32\xbc\x05\n\rMemberService\x12Q\n\x0c\x45nrollMember\x12\x1f.loyalty.v1.EnrollMemberRequest\x1a .loyalty.v1.EnrollMemberResponse\x12H\n\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x1d.loyalty.v1.GetMemberResponse\x12Q\n\x0cLookupMember\x12\x1f.loyalty.v1.LookupMemberRequest\x1a .loyalty.v1.LookupMemberResponse\x12W\n\x0eLinkIdentifier\x12!.loyalty.v1.LinkIdentifierRequest\x1a\".loyalty.v1.LinkIdentifierResponse\x12]\n\x10IssueMemberToken\x12#.loyalty.v1.IssueMemberTokenRequest\x1a$.loyalty.v1.IssueMemberTokenResponse\x12T\n\rUpdateConsent\x12 .loyalty.v1.UpdateConsentRequest\x1a!.loyalty.v1.UpdateConsentResponse\x12]\n\x10\x45xportMemberData\x12#.loyalty.v1.ExportMemberDataRequest\x1a$.loyalty.v1.ExportMemberDataResponse\x12N\n\x0b\x45raseMember\x12\x1e.loyalty.v1.EraseMemberRequest\x1a\x1f.loyalty.v1.EraseMemberResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyalty.v1.members_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBERSTATUS']._serialized_start=2185
-  _globals['_MEMBERSTATUS']._serialized_end=2339
-  _globals['_CONSENTPURPOSE']._serialized_start=2342
-  _globals['_CONSENTPURPOSE']._serialized_end=2483
-  _globals['_REFERRALSTATUS']._serialized_start=2486
-  _globals['_REFERRALSTATUS']._serialized_end=2626
-  _globals['_CONSENT']._serialized_start=99
-  _globals['_CONSENT']._serialized_end=256
-  _globals['_CONSENTCHANGE']._serialized_start=258
-  _globals['_CONSENTCHANGE']._serialized_end=335
-  _globals['_MEMBER']._serialized_start=338
-  _globals['_MEMBER']._serialized_end=662
-  _globals['_ENROLLMEMBERREQUEST']._serialized_start=665
-  _globals['_ENROLLMEMBERREQUEST']._serialized_end=846
-  _globals['_REFERRAL']._serialized_start=848
-  _globals['_REFERRAL']._serialized_end=930
-  _globals['_ENROLLMEMBERRESPONSE']._serialized_start=932
-  _globals['_ENROLLMEMBERRESPONSE']._serialized_end=1030
-  _globals['_GETMEMBERREQUEST']._serialized_start=1032
-  _globals['_GETMEMBERREQUEST']._serialized_end=1102
-  _globals['_GETMEMBERRESPONSE']._serialized_start=1104
-  _globals['_GETMEMBERRESPONSE']._serialized_end=1159
-  _globals['_LOOKUPMEMBERREQUEST']._serialized_start=1161
-  _globals['_LOOKUPMEMBERREQUEST']._serialized_end=1226
-  _globals['_LOOKUPMEMBERRESPONSE']._serialized_start=1228
-  _globals['_LOOKUPMEMBERRESPONSE']._serialized_end=1286
-  _globals['_LINKIDENTIFIERREQUEST']._serialized_start=1288
-  _globals['_LINKIDENTIFIERREQUEST']._serialized_end=1399
-  _globals['_LINKIDENTIFIERRESPONSE']._serialized_start=1401
-  _globals['_LINKIDENTIFIERRESPONSE']._serialized_end=1510
-  _globals['_ISSUEMEMBERTOKENREQUEST']._serialized_start=1512
-  _globals['_ISSUEMEMBERTOKENREQUEST']._serialized_end=1577
-  _globals['_ISSUEMEMBERTOKENRESPONSE']._serialized_start=1579
-  _globals['_ISSUEMEMBERTOKENRESPONSE']._serialized_end=1668
-  _globals['_UPDATECONSENTREQUEST']._serialized_start=1670
-  _globals['_UPDATECONSENTREQUEST']._serialized_end=1780
-  _globals['_UPDATECONSENTRESPONSE']._serialized_start=1782
-  _globals['_UPDATECONSENTRESPONSE']._serialized_end=1844
-  _globals['_EXPORTMEMBERDATAREQUEST']._serialized_start=1846
-  _globals['_EXPORTMEMBERDATAREQUEST']._serialized_end=1890
-  _globals['_EXPORTMEMBERDATARESPONSE']._serialized_start=1893
-  _globals['_EXPORTMEMBERDATARESPONSE']._serialized_end=2028
-  _globals['_ERASEMEMBERREQUEST']._serialized_start=2030
-  _globals['_ERASEMEMBERREQUEST']._serialized_end=2094
-  _globals['_ERASEMEMBERRESPONSE']._serialized_start=2096
-  _globals['_ERASEMEMBERRESPONSE']._serialized_end=2182
-  _globals['_MEMBERSERVICE']._serialized_start=2629
-  _globals['_MEMBERSERVICE']._serialized_end=3329
+  _globals['_MEMBERSTATUS']._serialized_start=2247
+  _globals['_MEMBERSTATUS']._serialized_end=2401
+  _globals['_CONSENTPURPOSE']._serialized_start=2404
+  _globals['_CONSENTPURPOSE']._serialized_end=2545
+  _globals['_REFERRALSTATUS']._serialized_start=2548
+  _globals['_REFERRALSTATUS']._serialized_end=2688
+  _globals['_CONSENT']._serialized_start=123
+  _globals['_CONSENT']._serialized_end=280
+  _globals['_CONSENTCHANGE']._serialized_start=282
+  _globals['_CONSENTCHANGE']._serialized_end=359
+  _globals['_MEMBER']._serialized_start=362
+  _globals['_MEMBER']._serialized_end=686
+  _globals['_ENROLLMEMBERREQUEST']._serialized_start=689
+  _globals['_ENROLLMEMBERREQUEST']._serialized_end=870
+  _globals['_REFERRAL']._serialized_start=872
+  _globals['_REFERRAL']._serialized_end=954
+  _globals['_ENROLLMEMBERRESPONSE']._serialized_start=956
+  _globals['_ENROLLMEMBERRESPONSE']._serialized_end=1054
+  _globals['_GETMEMBERREQUEST']._serialized_start=1056
+  _globals['_GETMEMBERREQUEST']._serialized_end=1126
+  _globals['_GETMEMBERRESPONSE']._serialized_start=1128
+  _globals['_GETMEMBERRESPONSE']._serialized_end=1221
+  _globals['_LOOKUPMEMBERREQUEST']._serialized_start=1223
+  _globals['_LOOKUPMEMBERREQUEST']._serialized_end=1288
+  _globals['_LOOKUPMEMBERRESPONSE']._serialized_start=1290
+  _globals['_LOOKUPMEMBERRESPONSE']._serialized_end=1348
+  _globals['_LINKIDENTIFIERREQUEST']._serialized_start=1350
+  _globals['_LINKIDENTIFIERREQUEST']._serialized_end=1461
+  _globals['_LINKIDENTIFIERRESPONSE']._serialized_start=1463
+  _globals['_LINKIDENTIFIERRESPONSE']._serialized_end=1572
+  _globals['_ISSUEMEMBERTOKENREQUEST']._serialized_start=1574
+  _globals['_ISSUEMEMBERTOKENREQUEST']._serialized_end=1639
+  _globals['_ISSUEMEMBERTOKENRESPONSE']._serialized_start=1641
+  _globals['_ISSUEMEMBERTOKENRESPONSE']._serialized_end=1730
+  _globals['_UPDATECONSENTREQUEST']._serialized_start=1732
+  _globals['_UPDATECONSENTREQUEST']._serialized_end=1842
+  _globals['_UPDATECONSENTRESPONSE']._serialized_start=1844
+  _globals['_UPDATECONSENTRESPONSE']._serialized_end=1906
+  _globals['_EXPORTMEMBERDATAREQUEST']._serialized_start=1908
+  _globals['_EXPORTMEMBERDATAREQUEST']._serialized_end=1952
+  _globals['_EXPORTMEMBERDATARESPONSE']._serialized_start=1955
+  _globals['_EXPORTMEMBERDATARESPONSE']._serialized_end=2090
+  _globals['_ERASEMEMBERREQUEST']._serialized_start=2092
+  _globals['_ERASEMEMBERREQUEST']._serialized_end=2156
+  _globals['_ERASEMEMBERRESPONSE']._serialized_start=2158
+  _globals['_ERASEMEMBERRESPONSE']._serialized_end=2244
+  _globals['_MEMBERSERVICE']._serialized_start=2691
+  _globals['_MEMBERSERVICE']._serialized_end=3391
 # @@protoc_insertion_point(module_scope)

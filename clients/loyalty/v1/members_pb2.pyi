@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from loyalty.v1 import common_pb2 as _common_pb2
+from loyalty.v1 import tiers_pb2 as _tiers_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -306,16 +307,22 @@ class GetMemberResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MEMBER_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def member(self) -> Global___Member: ...
+    @_builtins.property
+    def tier(self) -> _tiers_pb2.TierStatus:
+        """The status tier, progress to the next one and the date it is held until; unset without a tier ladder."""
+
     def __init__(
         self,
         *,
         member: Global___Member | None = ...,
+        tier: _tiers_pb2.TierStatus | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "tier", b"tier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

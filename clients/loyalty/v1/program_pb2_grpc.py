@@ -12,6 +12,7 @@ from loyalty.v1 import passports_pb2 as loyalty_dot_v1_dot_passports__pb2
 from loyalty.v1 import program_pb2 as loyalty_dot_v1_dot_program__pb2
 from loyalty.v1 import rewards_pb2 as loyalty_dot_v1_dot_rewards__pb2
 from loyalty.v1 import stats_pb2 as loyalty_dot_v1_dot_stats__pb2
+from loyalty.v1 import tiers_pb2 as loyalty_dot_v1_dot_tiers__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -222,6 +223,21 @@ class ProgramServiceStub:
                 '/loyalty.v1.ProgramService/ListChallenges',
                 request_serializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.FromString,
+                _registered_method=True)
+        self.SetTierLadder = channel.unary_unary(
+                '/loyalty.v1.ProgramService/SetTierLadder',
+                request_serializer=loyalty_dot_v1_dot_tiers__pb2.SetTierLadderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_tiers__pb2.SetTierLadderResponse.FromString,
+                _registered_method=True)
+        self.GetTierLadder = channel.unary_unary(
+                '/loyalty.v1.ProgramService/GetTierLadder',
+                request_serializer=loyalty_dot_v1_dot_tiers__pb2.GetTierLadderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_tiers__pb2.GetTierLadderResponse.FromString,
+                _registered_method=True)
+        self.ListTierLadders = channel.unary_unary(
+                '/loyalty.v1.ProgramService/ListTierLadders',
+                request_serializer=loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersResponse.FromString,
                 _registered_method=True)
 
 
@@ -462,6 +478,27 @@ class ProgramServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTierLadder(self, request, context):
+        """Status tiers (messages in tiers.proto): a ladder version effective from a time (never edited in place).
+        FAILED_PRECONDITION reasons: EFFECTIVE_FROM_NOT_AFTER_LATEST, TIER_REMOVED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTierLadder(self, request, context):
+        """The version in force at as_of (NOT_FOUND when none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTierLadders(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProgramServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -644,6 +681,21 @@ def add_ProgramServiceServicer_to_server(servicer, server):
                     servicer.ListChallenges,
                     request_deserializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.SerializeToString,
+            ),
+            'SetTierLadder': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTierLadder,
+                    request_deserializer=loyalty_dot_v1_dot_tiers__pb2.SetTierLadderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_tiers__pb2.SetTierLadderResponse.SerializeToString,
+            ),
+            'GetTierLadder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTierLadder,
+                    request_deserializer=loyalty_dot_v1_dot_tiers__pb2.GetTierLadderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_tiers__pb2.GetTierLadderResponse.SerializeToString,
+            ),
+            'ListTierLadders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTierLadders,
+                    request_deserializer=loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1619,6 +1671,87 @@ class ProgramService:
             '/loyalty.v1.ProgramService/ListChallenges',
             loyalty_dot_v1_dot_challenges__pb2.ListChallengesRequest.SerializeToString,
             loyalty_dot_v1_dot_challenges__pb2.ListChallengesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTierLadder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/SetTierLadder',
+            loyalty_dot_v1_dot_tiers__pb2.SetTierLadderRequest.SerializeToString,
+            loyalty_dot_v1_dot_tiers__pb2.SetTierLadderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTierLadder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/GetTierLadder',
+            loyalty_dot_v1_dot_tiers__pb2.GetTierLadderRequest.SerializeToString,
+            loyalty_dot_v1_dot_tiers__pb2.GetTierLadderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTierLadders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.ProgramService/ListTierLadders',
+            loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersRequest.SerializeToString,
+            loyalty_dot_v1_dot_tiers__pb2.ListTierLaddersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,6 +14,7 @@ from loyalty.v1 import passports_pb2 as _passports_pb2
 from loyalty.v1 import program_pb2 as _program_pb2
 from loyalty.v1 import rewards_pb2 as _rewards_pb2
 from loyalty.v1 import stats_pb2 as _stats_pb2
+from loyalty.v1 import tiers_pb2 as _tiers_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -94,6 +95,13 @@ class ProgramServiceStub:
     UpdateChallenge: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.UpdateChallengeRequest, _challenges_pb2.UpdateChallengeResponse]
     """Before the window opens anything may change; after, only name, description, closes_at and grant."""
     ListChallenges: _grpc.UnaryUnaryMultiCallable[_challenges_pb2.ListChallengesRequest, _challenges_pb2.ListChallengesResponse]
+    SetTierLadder: _grpc.UnaryUnaryMultiCallable[_tiers_pb2.SetTierLadderRequest, _tiers_pb2.SetTierLadderResponse]
+    """Status tiers (messages in tiers.proto): a ladder version effective from a time (never edited in place).
+    FAILED_PRECONDITION reasons: EFFECTIVE_FROM_NOT_AFTER_LATEST, TIER_REMOVED.
+    """
+    GetTierLadder: _grpc.UnaryUnaryMultiCallable[_tiers_pb2.GetTierLadderRequest, _tiers_pb2.GetTierLadderResponse]
+    """The version in force at as_of (NOT_FOUND when none)."""
+    ListTierLadders: _grpc.UnaryUnaryMultiCallable[_tiers_pb2.ListTierLaddersRequest, _tiers_pb2.ListTierLaddersResponse]
 
 @_typing.type_check_only
 class ProgramServiceAsyncStub(ProgramServiceStub):
@@ -153,6 +161,13 @@ class ProgramServiceAsyncStub(ProgramServiceStub):
     UpdateChallenge: _aio.UnaryUnaryMultiCallable[_challenges_pb2.UpdateChallengeRequest, _challenges_pb2.UpdateChallengeResponse]  # type: ignore[assignment]
     """Before the window opens anything may change; after, only name, description, closes_at and grant."""
     ListChallenges: _aio.UnaryUnaryMultiCallable[_challenges_pb2.ListChallengesRequest, _challenges_pb2.ListChallengesResponse]  # type: ignore[assignment]
+    SetTierLadder: _aio.UnaryUnaryMultiCallable[_tiers_pb2.SetTierLadderRequest, _tiers_pb2.SetTierLadderResponse]  # type: ignore[assignment]
+    """Status tiers (messages in tiers.proto): a ladder version effective from a time (never edited in place).
+    FAILED_PRECONDITION reasons: EFFECTIVE_FROM_NOT_AFTER_LATEST, TIER_REMOVED.
+    """
+    GetTierLadder: _aio.UnaryUnaryMultiCallable[_tiers_pb2.GetTierLadderRequest, _tiers_pb2.GetTierLadderResponse]  # type: ignore[assignment]
+    """The version in force at as_of (NOT_FOUND when none)."""
+    ListTierLadders: _aio.UnaryUnaryMultiCallable[_tiers_pb2.ListTierLaddersRequest, _tiers_pb2.ListTierLaddersResponse]  # type: ignore[assignment]
 
 class ProgramServiceServicer(metaclass=_abc_1.ABCMeta):
     """The back office: stores, API credentials, programme settings and earning rules."""
@@ -425,5 +440,30 @@ class ProgramServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _challenges_pb2.ListChallengesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_challenges_pb2.ListChallengesResponse, _abc.Awaitable[_challenges_pb2.ListChallengesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetTierLadder(
+        self,
+        request: _tiers_pb2.SetTierLadderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tiers_pb2.SetTierLadderResponse, _abc.Awaitable[_tiers_pb2.SetTierLadderResponse]]:
+        """Status tiers (messages in tiers.proto): a ladder version effective from a time (never edited in place).
+        FAILED_PRECONDITION reasons: EFFECTIVE_FROM_NOT_AFTER_LATEST, TIER_REMOVED.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTierLadder(
+        self,
+        request: _tiers_pb2.GetTierLadderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tiers_pb2.GetTierLadderResponse, _abc.Awaitable[_tiers_pb2.GetTierLadderResponse]]:
+        """The version in force at as_of (NOT_FOUND when none)."""
+
+    @_abc_1.abstractmethod
+    def ListTierLadders(
+        self,
+        request: _tiers_pb2.ListTierLaddersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tiers_pb2.ListTierLaddersResponse, _abc.Awaitable[_tiers_pb2.ListTierLaddersResponse]]: ...
 
 def add_ProgramServiceServicer_to_server(servicer: ProgramServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

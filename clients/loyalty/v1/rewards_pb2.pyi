@@ -171,11 +171,18 @@ class RewardOffer(_message.Message):
     AFFORDABLE_FIELD_NUMBER: _builtins.int
     REDEEMABLE_FIELD_NUMBER: _builtins.int
     HELD_FIELD_NUMBER: _builtins.int
+    REQUIRED_TIER_ID_FIELD_NUMBER: _builtins.int
+    REQUIRED_TIER_NAME_FIELD_NUMBER: _builtins.int
     affordable: _builtins.bool
     redeemable: _builtins.bool
     """Still redeemable by the member: in stock, under the per-member limit."""
     held: _builtins.int
     """Vouchers of it the member holds (not cancelled)."""
+    required_tier_id: _builtins.str
+    """Reserved for a status tier and the ones above it (empty: for everyone); a member below it cannot
+    redeem it (redeemable false; RedeemReward: FAILED_PRECONDITION TIER_REQUIRED).
+    """
+    required_tier_name: _builtins.str
     @_builtins.property
     def reward(self) -> Global___Reward: ...
     def __init__(
@@ -185,10 +192,12 @@ class RewardOffer(_message.Message):
         affordable: _builtins.bool = ...,
         redeemable: _builtins.bool = ...,
         held: _builtins.int = ...,
+        required_tier_id: _builtins.str = ...,
+        required_tier_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affordable", b"affordable", "held", b"held", "redeemable", b"redeemable", "reward", b"reward"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affordable", b"affordable", "held", b"held", "redeemable", b"redeemable", "required_tier_id", b"required_tier_id", "required_tier_name", b"required_tier_name", "reward", b"reward"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

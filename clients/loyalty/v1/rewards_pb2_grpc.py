@@ -98,7 +98,7 @@ class RewardServiceServicer:
 
     def RedeemReward(self, request, context):
         """Points, one unit of stock and a voucher, in one transaction. FAILED_PRECONDITION reasons:
-        INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE.
+        INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE, TIER_REQUIRED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,7 +47,7 @@ class RewardServiceStub:
     """The rewards visible now; for a member, what they can afford and may still redeem."""
     RedeemReward: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.RedeemRewardRequest, _rewards_pb2.RedeemRewardResponse]
     """Points, one unit of stock and a voucher, in one transaction. FAILED_PRECONDITION reasons:
-    INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE.
+    INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE, TIER_REQUIRED.
     """
     GetVoucher: _grpc.UnaryUnaryMultiCallable[_rewards_pb2.GetVoucherRequest, _rewards_pb2.GetVoucherResponse]
     """A voucher by its code (tills scan it), or the member's own vouchers."""
@@ -78,7 +78,7 @@ class RewardServiceAsyncStub(RewardServiceStub):
     """The rewards visible now; for a member, what they can afford and may still redeem."""
     RedeemReward: _aio.UnaryUnaryMultiCallable[_rewards_pb2.RedeemRewardRequest, _rewards_pb2.RedeemRewardResponse]  # type: ignore[assignment]
     """Points, one unit of stock and a voucher, in one transaction. FAILED_PRECONDITION reasons:
-    INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE.
+    INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE, TIER_REQUIRED.
     """
     GetVoucher: _aio.UnaryUnaryMultiCallable[_rewards_pb2.GetVoucherRequest, _rewards_pb2.GetVoucherResponse]  # type: ignore[assignment]
     """A voucher by its code (tills scan it), or the member's own vouchers."""
@@ -118,7 +118,7 @@ class RewardServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_rewards_pb2.RedeemRewardResponse, _abc.Awaitable[_rewards_pb2.RedeemRewardResponse]]:
         """Points, one unit of stock and a voucher, in one transaction. FAILED_PRECONDITION reasons:
-        INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE.
+        INSUFFICIENT_POINTS, OUT_OF_STOCK, REWARD_LIMIT_REACHED, REWARD_NOT_AVAILABLE, TIER_REQUIRED.
         """
 
     @_abc_1.abstractmethod
