@@ -1,16 +1,33 @@
-"""What every async client shares: its transport, its channel and store, closing, a safe repr."""
+"""What every async client shares: its transport, its channel and store, closing, a safe repr.
+
+`ConnectionOptions` are the keyword arguments every client constructor, async or blocking, accepts after
+its own (`**options: Unpack[ConnectionOptions]`): they are declared once, here.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Self, TypedDict, Unpack
 
 from loyalty_clients._models import Channel
 from loyalty_clients._transport import RetryPolicy, TlsConfig, Transport
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ClientBase"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ClientBase", "ConnectionOptions"]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+class ConnectionOptions(TypedDict, total=False):
+    """How a client reaches the service; every key is optional."""
+
+    tls: TlsConfig | None
+    """TLS or mutual TLS; None (the default) opens a plain channel."""
+    timeout_seconds: float
+    """Deadline of each attempt of a call (default `DEFAULT_TIMEOUT_SECONDS`, 10 s)."""
+    retry: RetryPolicy | None
+    """How UNAVAILABLE and DEADLINE_EXCEEDED are retried; None: `RetryPolicy()`."""
+    channel_options: tuple[tuple[str, str | int], ...]
+    """Extra grpc channel arguments, after the clients' own."""
 
 
 class ClientBase:
@@ -19,23 +36,15 @@ class ClientBase:
     _channel: Channel = Channel.UNSPECIFIED
 
     def __init__(
-        self,
-        *,
-        target: str,
-        secret: str,
-        store_id: str = "",
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        self, *, target: str, secret: str, store_id: str = "", **options: Unpack[ConnectionOptions]
     ) -> None:
         self._transport = Transport(
             target=target,
             secret=secret,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry or RetryPolicy(),
-            channel_options=channel_options,
+            tls=options.get("tls"),
+            timeout_seconds=options.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+            retry=options.get("retry") or RetryPolicy(),
+            channel_options=options.get("channel_options", ()),
         )
         self._store_id = store_id
 

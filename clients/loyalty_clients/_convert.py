@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from loyalty.v1 import common_pb2, ledger_pb2, members_pb2, program_pb2
+from loyalty.v1 import audit_pb2, common_pb2, ledger_pb2, members_pb2, program_pb2
 
 from loyalty_clients import _models as m
 
@@ -311,4 +311,28 @@ def rule(x: program_pb2.EarningRule) -> m.EarningRule:
         retired=x.retired,
         spec=spec,
         created_at=when(x, "created_at"),
+    )
+
+
+def erasure(x: members_pb2.EraseMemberResponse) -> m.Erasure:
+    return m.Erasure(member=member(x.member), identifiers_removed=x.identifiers_removed)
+
+
+def audit_page(x: audit_pb2.ListAuditEventsResponse) -> m.AuditPage:
+    return m.AuditPage(
+        events=tuple(
+            m.AuditEvent(
+                audit_id=e.audit_id,
+                occurred_at=when(e, "occurred_at"),
+                principal_kind=e.principal_kind,
+                credential_id=e.credential_id,
+                action=e.action,
+                subject_type=e.subject_type,
+                subject_id=e.subject_id,
+                before_json=e.before_json,
+                after_json=e.after_json,
+            )
+            for e in x.events
+        ),
+        next_page_token=x.next_page_token,
     )

@@ -14,6 +14,8 @@ from decimal import Decimal
 __all__ = [
     "AdjustResult",
     "AppliedRule",
+    "AuditEvent",
+    "AuditPage",
     "Balance",
     "CancelSpendResult",
     "Channel",
@@ -25,6 +27,7 @@ __all__ = [
     "EarningRuleKind",
     "EarningRuleSpec",
     "EntryType",
+    "Erasure",
     "Identifier",
     "IdentifierKind",
     "LedgerEntry",
@@ -191,6 +194,13 @@ class Member:
     merged_into_member_id: str = ""
     consent_history: tuple[Consent, ...] = ()
     """Filled only when asked for (`include_consent_history=True`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    member: Member
+    """The member as kept: status ERASED, no display name, no identifiers."""
+    identifiers_removed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,3 +446,26 @@ class EarningRule:
     retired: bool
     spec: EarningRuleSpec
     created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One back-office write: who (`principal_kind`, `credential_id`), what, the subject before and after."""
+
+    audit_id: str
+    occurred_at: datetime | None
+    principal_kind: str
+    credential_id: str
+    action: str
+    subject_type: str
+    subject_id: str
+    before_json: str
+    """The subject before the write, as JSON ("" for a creation); never a secret."""
+    after_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    events: tuple[AuditEvent, ...]
+    next_page_token: str
+    """"" on the last page."""

@@ -1,7 +1,9 @@
 """Rewards and vouchers: the models, and the mixins the channel clients are made of.
 
-- `VoucherAcceptance` (tills, web shop): look a voucher up by code, use it once.
-- `Redemptions` (tills, web shop): offers for a member, redeem, a member's vouchers, cancel one.
+- `VoucherLookup` (every credential): look a voucher up by code; `VoucherAcceptance` (tills, web shop): use
+  it once.
+- `RewardBrowsing` (every credential): offers, a member's vouchers; `Redemptions` (tills, web shop, app back
+  end): redeem for a member; `VoucherCancelling` (web shop, app back end, back office): cancel an unused one.
 - `MemberRewards` (mobile app, member token): the same for the token's own member.
 - `RewardCatalogue` (marketing): create, update, archive and list every reward.
 
@@ -37,6 +39,7 @@ __all__ = [
     "Redemption",
     "Redemptions",
     "Reward",
+    "RewardBrowsing",
     "RewardCatalogue",
     "RewardOffer",
     "RewardSpec",
@@ -44,6 +47,8 @@ __all__ = [
     "VoucherAcceptance",
     "VoucherAlreadyUsed",
     "VoucherCancellation",
+    "VoucherCancelling",
+    "VoucherLookup",
     "VoucherState",
 ]
 
@@ -108,7 +113,7 @@ async def get(t: Transport, code: str) -> Voucher:
 # --- mixins -----------------------------------------------------------------------------------------
 
 
-class VoucherAcceptance(ClientBase):
+class VoucherLookup(ClientBase):
     async def get_voucher(self, *, code: str) -> Voucher:
         """A voucher by its code (scanned or typed; dashes and case do not matter).
 
@@ -116,6 +121,8 @@ class VoucherAcceptance(ClientBase):
         """
         return await get(self._transport, code)
 
+
+class VoucherAcceptance(VoucherLookup):
     async def use_voucher(
         self, *, code: str, order_id: str = "", idempotency_key: str | None = None
     ) -> Voucher:
@@ -134,11 +141,25 @@ class VoucherAcceptance(ClientBase):
         return voucher(answer.voucher)
 
 
-class Redemptions(ClientBase):
+class RewardBrowsing(ClientBase):
     async def list_rewards(self, *, member: MemberRef | None = None) -> tuple[RewardOffer, ...]:
-        """The rewards on offer; with a member, whether they can afford and still redeem each."""
+        """The rewards on offer; with a member, whether they can afford and still redeem each.
+
+        >>> offers = await shop.list_rewards(member=Identifier.email("ada@example.com"))
+        """
         return await list_offers(self._transport, member)
 
+    async def list_vouchers(
+        self, *, member: MemberRef, state: VoucherState | None = None
+    ) -> tuple[Voucher, ...]:
+        """A member's vouchers, of one state or all.
+
+        >>> unused = await shop.list_vouchers(member="mem_01J...", state=VoucherState.ISSUED)
+        """
+        return await list_member_vouchers(self._transport, member, state)
+
+
+class Redemptions(RewardBrowsing):
     async def redeem_reward(
         self, *, member: MemberRef, reward_id: str, idempotency_key: str | None = None
     ) -> Redemption:
@@ -150,13 +171,13 @@ class Redemptions(ClientBase):
             self._transport, member, reward_id, self._channel, self._store_id, idempotency_key
         )
 
-    async def list_vouchers(
-        self, *, member: MemberRef, state: VoucherState | None = None
-    ) -> tuple[Voucher, ...]:
-        return await list_member_vouchers(self._transport, member, state)
 
+class VoucherCancelling(ClientBase):
     async def cancel_voucher(self, *, code: str, idempotency_key: str | None = None) -> VoucherCancellation:
-        """Cancel an unused voucher: its points and its unit of stock come back."""
+        """Cancel an unused voucher: its points and its unit of stock come back.
+
+        >>> cancelled = await shop.cancel_voucher(code="7KQ4-M9XD-2RWH-TB5P")
+        """
         return await cancel(self._transport, code, idempotency_key)
 
 
@@ -164,23 +185,48 @@ class MemberRewards(ClientBase):
     member_id: str
 
     async def list_rewards(self) -> tuple[RewardOffer, ...]:
+        """The rewards on offer, and whether the member can afford and still redeem each.
+
+        >>> offers = await app.list_rewards()
+        """
         return await list_offers(self._transport, self.member_id)
 
     async def redeem_reward(self, *, reward_id: str, idempotency_key: str | None = None) -> Redemption:
+        """Spend the reward's points on a voucher.
+
+        >>> redemption = await app.redeem_reward(reward_id="rwd_01J...")
+        """
         return await redeem(self._transport, self.member_id, reward_id, Channel.APP, "", idempotency_key)
 
     async def list_vouchers(self, *, state: VoucherState | None = None) -> tuple[Voucher, ...]:
+        """The member's vouchers, of one state or all.
+
+        >>> unused = await app.list_vouchers(state=VoucherState.ISSUED)
+        """
         return await list_member_vouchers(self._transport, self.member_id, state)
 
     async def get_voucher(self, *, code: str) -> Voucher:
+        """One of the member's vouchers by its code.
+
+        >>> v = await app.get_voucher(code="7KQ4-M9XD-2RWH-TB5P")
+        """
         return await get(self._transport, code)
 
     async def cancel_voucher(self, *, code: str, idempotency_key: str | None = None) -> VoucherCancellation:
+        """Cancel an unused voucher of the member: its points come back.
+
+        >>> cancelled = await app.cancel_voucher(code="7KQ4-M9XD-2RWH-TB5P")
+        """
         return await cancel(self._transport, code, idempotency_key)
 
 
 class RewardCatalogue(ClientBase):
     async def create_reward(self, spec: RewardSpec, *, idempotency_key: str | None = None) -> Reward:
+        """Add a reward to the catalogue.
+
+        >>> reward = await office.create_reward(RewardSpec(name="Tote bag", points_cost=500,
+        ...                                                channels=(Channel.POS,), free_product_sku="TOTE"))
+        """
         request = rewards_pb2.CreateRewardRequest(
             idempotency_key=idempotency_key or new_idempotency_key(), reward=definition(spec)
         )
@@ -192,7 +238,10 @@ class RewardCatalogue(ClientBase):
     async def update_reward(
         self, reward_id: str, spec: RewardSpec, *, idempotency_key: str | None = None
     ) -> Reward:
-        """Replace the definition; `spec.stock` is the change of stock (+ adds, - removes)."""
+        """Replace the definition; `spec.stock` is the change of stock (+ adds, - removes).
+
+        >>> reward = await office.update_reward(reward.reward_id, replace(spec, stock=10))
+        """
         request = rewards_pb2.UpdateRewardRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             reward_id=reward_id,
@@ -204,6 +253,10 @@ class RewardCatalogue(ClientBase):
         return reward(answer.reward)
 
     async def archive_reward(self, reward_id: str, *, idempotency_key: str | None = None) -> Reward:
+        """Take a reward off offer.
+
+        >>> await office.archive_reward(reward.reward_id)
+        """
         request = rewards_pb2.ArchiveRewardRequest(
             idempotency_key=idempotency_key or new_idempotency_key(), reward_id=reward_id
         )
@@ -213,6 +266,10 @@ class RewardCatalogue(ClientBase):
         return reward(answer.reward)
 
     async def list_reward_catalogue(self, *, include_archived: bool = False) -> tuple[Reward, ...]:
+        """Every reward with its stock.
+
+        >>> catalogue = await office.list_reward_catalogue(include_archived=True)
+        """
         request = rewards_pb2.ListRewardCatalogueRequest(include_archived=include_archived)
         answer = await self._transport.call(
             PROGRAM + "ListRewardCatalogue", request, rewards_pb2.ListRewardCatalogueResponse

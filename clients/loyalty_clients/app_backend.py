@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
-from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
+from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_privacy as privacy
+from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
-from loyalty_clients._transport import RetryPolicy, TlsConfig
 
 __all__ = ["AppBackendClient", "AsyncAppBackendClient"]
 
@@ -20,6 +25,15 @@ class AsyncAppBackendClient(
     ops.Balances,
     ops.History,
     live.MemberWatching,
+    rewards.VoucherLookup,
+    rewards.Redemptions,
+    rewards.VoucherCancelling,
+    draws.DrawEntryForMembers,
+    games.GamesForMembers,
+    games.MemberPlays,
+    games.PassportsForMembers,
+    games.Leaderboards,
+    privacy.MemberDataRequests,
 ):
     """The app back end (an `app_backend` credential).
 
@@ -34,19 +48,9 @@ class AsyncAppBackendClient(
         *,
         api_key: str,
         target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            target=target,
-            secret=api_key,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry,
-            channel_options=channel_options,
-        )
+        super().__init__(target=target, secret=api_key, **options)
 
 
 class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
@@ -56,26 +60,8 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
     ...     token = backend.issue_member_token(member_id=member.member_id)
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
-    ) -> None:
-        super().__init__(
-            AsyncAppBackendClient(
-                api_key=api_key,
-                target=target,
-                tls=tls,
-                timeout_seconds=timeout_seconds,
-                retry=retry,
-                channel_options=channel_options,
-            )
-        )
+    def __init__(self, *, api_key: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
+        super().__init__(AsyncAppBackendClient(api_key=api_key, target=target, **options))
 
     lookup_member = blocking(AsyncAppBackendClient.lookup_member)
     get_member = blocking(AsyncAppBackendClient.get_member)
@@ -87,3 +73,21 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
     list_ledger_entries = blocking(AsyncAppBackendClient.list_ledger_entries)
     history = blocking_iterator(AsyncAppBackendClient.history)
     watch_member = blocking_iterator(AsyncAppBackendClient.watch_member)
+    list_rewards = blocking(AsyncAppBackendClient.list_rewards)
+    redeem_reward = blocking(AsyncAppBackendClient.redeem_reward)
+    list_vouchers = blocking(AsyncAppBackendClient.list_vouchers)
+    get_voucher = blocking(AsyncAppBackendClient.get_voucher)
+    cancel_voucher = blocking(AsyncAppBackendClient.cancel_voucher)
+    list_draws = blocking(AsyncAppBackendClient.list_draws)
+    get_draw = blocking(AsyncAppBackendClient.get_draw)
+    enter_draw = blocking(AsyncAppBackendClient.enter_draw)
+    draw_result = blocking(AsyncAppBackendClient.draw_result)
+    games = blocking(AsyncAppBackendClient.games)
+    play = blocking(AsyncAppBackendClient.play)
+    plays = blocking(AsyncAppBackendClient.plays)
+    passports = blocking(AsyncAppBackendClient.passports)
+    passport = blocking(AsyncAppBackendClient.passport)
+    leaderboard = blocking(AsyncAppBackendClient.leaderboard)
+    leaderboard_settings = blocking(AsyncAppBackendClient.leaderboard_settings)
+    export_member_data = blocking(AsyncAppBackendClient.export_member_data)
+    erase_member = blocking(AsyncAppBackendClient.erase_member)

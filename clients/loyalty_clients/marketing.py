@@ -6,8 +6,9 @@ Later features add their back-office calls here (rewards, games, passports, chal
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Unpack
 
-from loyalty.v1 import program_pb2
+from loyalty.v1 import audit_pb2, program_pb2
 
 from loyalty_clients import _convert as c
 from loyalty_clients import _operations as ops
@@ -15,10 +16,12 @@ from loyalty_clients import _ops_challenges as challenges
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
-from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
+from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
+    AuditPage,
     Channel,
     Credential,
     CredentialKind,
@@ -28,7 +31,7 @@ from loyalty_clients._models import (
     ProgramSettings,
     Store,
 )
-from loyalty_clients._transport import RetryPolicy, TlsConfig, new_idempotency_key
+from loyalty_clients._transport import new_idempotency_key
 
 __all__ = ["AsyncMarketingClient", "MarketingClient"]
 
@@ -49,9 +52,16 @@ class AsyncMarketingClient(
     ops.History,
     ops.Adjustments,
     rewards.RewardCatalogue,
+    rewards.RewardBrowsing,
+    rewards.VoucherLookup,
+    rewards.VoucherCancelling,
     draws.DrawOffice,
     games.GameOffice,
+    games.MemberPlays,
+    games.PassportsForMembers,
+    games.Leaderboards,
     challenges.ChallengeOffice,
+    privacy.MemberDataRequests,
 ):
     """Marketing and programme staff (a `backoffice` credential).
 
@@ -61,24 +71,8 @@ class AsyncMarketingClient(
 
     _channel = Channel.BACKOFFICE
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
-    ) -> None:
-        super().__init__(
-            target=target,
-            secret=api_key,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry,
-            channel_options=channel_options,
-        )
+    def __init__(self, *, api_key: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
+        super().__init__(target=target, secret=api_key, **options)
 
     async def create_store(self, *, store_id: str, name: str, idempotency_key: str | None = None) -> Store:
         """Register a store by the retailer's own code.
@@ -252,6 +246,32 @@ class AsyncMarketingClient(
         )
         return tuple(c.rule(r) for r in answer.rules)
 
+    async def list_audit_events(
+        self,
+        *,
+        subject_type: str = "",
+        subject_id: str = "",
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> AuditPage:
+        """One page of the audit log of back-office writes, newest first; filters are optional.
+
+        >>> page = await office.list_audit_events(subject_type="earning_rule", subject_id=rule.rule_id)
+        """
+        request = audit_pb2.ListAuditEventsRequest(
+            subject_type=subject_type, subject_id=subject_id, page_size=page_size, page_token=page_token
+        )
+        if occurred_from is not None:
+            request.occurred_from.CopyFrom(c.timestamp(occurred_from))
+        if occurred_to is not None:
+            request.occurred_to.CopyFrom(c.timestamp(occurred_to))
+        answer = await self._transport.call(
+            PROGRAM + "ListAuditEvents", request, audit_pb2.ListAuditEventsResponse
+        )
+        return c.audit_page(answer)
+
 
 class MarketingClient(BlockingClient[AsyncMarketingClient]):
     """The blocking back-office client; same arguments and methods as `AsyncMarketingClient`.
@@ -260,26 +280,8 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     ...     office.create_store(store_id="lyon-02", name="Lyon Part-Dieu")
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
-    ) -> None:
-        super().__init__(
-            AsyncMarketingClient(
-                api_key=api_key,
-                target=target,
-                tls=tls,
-                timeout_seconds=timeout_seconds,
-                retry=retry,
-                channel_options=channel_options,
-            )
-        )
+    def __init__(self, *, api_key: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
+        super().__init__(AsyncMarketingClient(api_key=api_key, target=target, **options))
 
     lookup_member = blocking(AsyncMarketingClient.lookup_member)
     get_member = blocking(AsyncMarketingClient.get_member)
@@ -329,3 +331,14 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     create_challenge = blocking(AsyncMarketingClient.create_challenge)
     update_challenge = blocking(AsyncMarketingClient.update_challenge)
     list_challenges = blocking(AsyncMarketingClient.list_challenges)
+    list_audit_events = blocking(AsyncMarketingClient.list_audit_events)
+    list_rewards = blocking(AsyncMarketingClient.list_rewards)
+    list_vouchers = blocking(AsyncMarketingClient.list_vouchers)
+    get_voucher = blocking(AsyncMarketingClient.get_voucher)
+    cancel_voucher = blocking(AsyncMarketingClient.cancel_voucher)
+    plays = blocking(AsyncMarketingClient.plays)
+    passports = blocking(AsyncMarketingClient.passports)
+    passport = blocking(AsyncMarketingClient.passport)
+    leaderboard = blocking(AsyncMarketingClient.leaderboard)
+    export_member_data = blocking(AsyncMarketingClient.export_member_data)
+    erase_member = blocking(AsyncMarketingClient.erase_member)

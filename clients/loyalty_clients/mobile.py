@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
+from typing import Unpack
 
 from loyalty_clients import _operations as ops
 from loyalty_clients import _ops_challenges as challenges
@@ -19,7 +20,7 @@ from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
-from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS, ClientBase
+from loyalty_clients._base import ClientBase, ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
     Balance,
@@ -33,7 +34,6 @@ from loyalty_clients._models import (
     LinkResult,
     Member,
 )
-from loyalty_clients._transport import RetryPolicy, TlsConfig
 
 __all__ = ["AsyncMobileAppClient", "MobileAppClient", "member_id_of_token"]
 
@@ -71,24 +71,8 @@ class AsyncMobileAppClient(
 
     _channel = Channel.APP
 
-    def __init__(
-        self,
-        *,
-        member_token: str,
-        target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
-    ) -> None:
-        super().__init__(
-            target=target,
-            secret=member_token,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry,
-            channel_options=channel_options,
-        )
+    def __init__(self, *, member_token: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
+        super().__init__(target=target, secret=member_token, **options)
         self.member_id = member_id_of_token(member_token)
 
     def __repr__(self) -> str:
@@ -195,26 +179,8 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
     ...     print(app.balance().available)
     """
 
-    def __init__(
-        self,
-        *,
-        member_token: str,
-        target: str,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
-    ) -> None:
-        super().__init__(
-            AsyncMobileAppClient(
-                member_token=member_token,
-                target=target,
-                tls=tls,
-                timeout_seconds=timeout_seconds,
-                retry=retry,
-                channel_options=channel_options,
-            )
-        )
+    def __init__(self, *, member_token: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
+        super().__init__(AsyncMobileAppClient(member_token=member_token, target=target, **options))
 
     @property
     def member_id(self) -> str:

@@ -8,18 +8,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
 from loyalty.v1 import ledger_pb2
 
 from loyalty_clients import _convert as c
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_draws as draws
+from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_rewards as rewards
-from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
+from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking
 from loyalty_clients._errors import Unavailable
 from loyalty_clients._models import Channel, MemberRef, Money, PurchaseLine, PurchaseResult
 from loyalty_clients._offline import DeadLetter, OfflineQueue, QueuedPurchase
-from loyalty_clients._transport import RetryPolicy, TlsConfig
 
 __all__ = ["AsyncPosClient", "PosClient", "SyncReport"]
 
@@ -47,6 +49,8 @@ class AsyncPosClient(
     ops.LedgerWrites,
     rewards.VoucherAcceptance,
     rewards.Redemptions,
+    draws.DrawReading,
+    games.Leaderboards,
 ):
     """A till of one store (a `pos` credential). With `queue_path`, purchases survive outages.
 
@@ -66,20 +70,9 @@ class AsyncPosClient(
         queue_path: str | Path | None = None,
         offline_probe_interval_seconds: float = 5.0,
         sync_timeout_seconds: float = 60.0,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            target=target,
-            secret=api_key,
-            store_id=store_id,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry,
-            channel_options=channel_options,
-        )
+        super().__init__(target=target, secret=api_key, store_id=store_id, **options)
         if not store_id:
             raise ValueError("a till belongs to a store: store_id is required")
         self._queue = OfflineQueue(queue_path) if queue_path is not None else None
@@ -215,10 +208,7 @@ class PosClient(BlockingClient[AsyncPosClient]):
         queue_path: str | Path | None = None,
         offline_probe_interval_seconds: float = 5.0,
         sync_timeout_seconds: float = 60.0,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         super().__init__(
             AsyncPosClient(
@@ -228,10 +218,7 @@ class PosClient(BlockingClient[AsyncPosClient]):
                 queue_path=queue_path,
                 offline_probe_interval_seconds=offline_probe_interval_seconds,
                 sync_timeout_seconds=sync_timeout_seconds,
-                tls=tls,
-                timeout_seconds=timeout_seconds,
-                retry=retry,
-                channel_options=channel_options,
+                **options,
             )
         )
 
@@ -256,3 +243,7 @@ class PosClient(BlockingClient[AsyncPosClient]):
     list_rewards = blocking(AsyncPosClient.list_rewards)
     redeem_reward = blocking(AsyncPosClient.redeem_reward)
     list_vouchers = blocking(AsyncPosClient.list_vouchers)
+    list_draws = blocking(AsyncPosClient.list_draws)
+    get_draw = blocking(AsyncPosClient.get_draw)
+    draw_result = blocking(AsyncPosClient.draw_result)
+    leaderboard = blocking(AsyncPosClient.leaderboard)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from loyalty_clients import _operations as ops
+from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
+from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
-from loyalty_clients._base import DEFAULT_TIMEOUT_SECONDS
+from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
-from loyalty_clients._transport import RetryPolicy, TlsConfig
 
 __all__ = ["AsyncWebShopClient", "WebShopClient"]
 
@@ -27,6 +31,13 @@ class AsyncWebShopClient(
     ops.LedgerWrites,
     rewards.VoucherAcceptance,
     rewards.Redemptions,
+    rewards.VoucherCancelling,
+    draws.DrawEntryForMembers,
+    games.GamesForMembers,
+    games.MemberPlays,
+    games.PassportsForMembers,
+    games.Leaderboards,
+    privacy.MemberDataRequests,
 ):
     """The web shop (a `webshop` credential). `store_id` names the shop in orders (one per site).
 
@@ -42,20 +53,9 @@ class AsyncWebShopClient(
         api_key: str,
         target: str,
         store_id: str = DEFAULT_WEBSHOP_STORE_ID,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            target=target,
-            secret=api_key,
-            store_id=store_id,
-            tls=tls,
-            timeout_seconds=timeout_seconds,
-            retry=retry,
-            channel_options=channel_options,
-        )
+        super().__init__(target=target, secret=api_key, store_id=store_id, **options)
 
 
 class WebShopClient(BlockingClient[AsyncWebShopClient]):
@@ -71,22 +71,9 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
         api_key: str,
         target: str,
         store_id: str = DEFAULT_WEBSHOP_STORE_ID,
-        tls: TlsConfig | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        channel_options: tuple[tuple[str, str | int], ...] = (),
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            AsyncWebShopClient(
-                api_key=api_key,
-                target=target,
-                store_id=store_id,
-                tls=tls,
-                timeout_seconds=timeout_seconds,
-                retry=retry,
-                channel_options=channel_options,
-            )
-        )
+        super().__init__(AsyncWebShopClient(api_key=api_key, target=target, store_id=store_id, **options))
 
     lookup_member = blocking(AsyncWebShopClient.lookup_member)
     get_member = blocking(AsyncWebShopClient.get_member)
@@ -108,3 +95,16 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
     get_voucher = blocking(AsyncWebShopClient.get_voucher)
     use_voucher = blocking(AsyncWebShopClient.use_voucher)
     cancel_voucher = blocking(AsyncWebShopClient.cancel_voucher)
+    list_draws = blocking(AsyncWebShopClient.list_draws)
+    get_draw = blocking(AsyncWebShopClient.get_draw)
+    enter_draw = blocking(AsyncWebShopClient.enter_draw)
+    draw_result = blocking(AsyncWebShopClient.draw_result)
+    games = blocking(AsyncWebShopClient.games)
+    play = blocking(AsyncWebShopClient.play)
+    plays = blocking(AsyncWebShopClient.plays)
+    passports = blocking(AsyncWebShopClient.passports)
+    passport = blocking(AsyncWebShopClient.passport)
+    leaderboard = blocking(AsyncWebShopClient.leaderboard)
+    leaderboard_settings = blocking(AsyncWebShopClient.leaderboard_settings)
+    export_member_data = blocking(AsyncWebShopClient.export_member_data)
+    erase_member = blocking(AsyncWebShopClient.erase_member)

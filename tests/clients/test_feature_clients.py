@@ -8,19 +8,28 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from loyalty.v1 import challenges_pb2, draws_pb2, games_pb2
-from loyalty_clients import AsyncMarketingClient, AsyncMobileAppClient, AsyncWebShopClient, ConsentPurpose
+from loyalty_clients import (
+    AsyncMarketingClient,
+    AsyncMobileAppClient,
+    AsyncWebShopClient,
+    ChallengeGrant,
+    ChallengeSpec,
+    ConsentPurpose,
+    DirectEntrySource,
+    DrawEntrySources,
+    DrawPrize,
+    DrawSpec,
+    DrawStatus,
+    GamePrize,
+    GameSpec,
+    PlaceSpec,
+    PlayCostKind,
+    PrizeGrant,
+)
 
 from tests.clients.conftest import make_keys
 from tests.support.database import TestDatabase
 from tests.support.processes import start_server_process
-
-
-def _ts(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 async def test_app_and_office_clients_play_check_in_and_draw(test_db: TestDatabase, tmp_path: Path) -> None:
@@ -34,33 +43,35 @@ async def test_app_and_office_clients_play_check_in_and_draw(test_db: TestDataba
     office = AsyncMarketingClient(api_key=keys.backoffice, target=target)
     shop = AsyncWebShopClient(api_key=keys.webshop, target=target)
     try:
-        prize = games_pb2.GamePrize(
-            prize_id="p5", name="5 points", weight=1, grant=games_pb2.PrizeGrant(points=5)
-        )
+        prize = GamePrize(prize_id="p5", name="5 points", weight=1, grant=PrizeGrant(points=5))
         game = await office.create_game(
-            spec=games_pb2.GameSpec(
-                name="Wheel", opens_at=_ts(now - timedelta(hours=1)), cost_kind=games_pb2.PLAY_COST_KIND_FREE,
-                prizes=[prize], no_prize_weight=0,
+            spec=GameSpec(
+                name="Wheel", opens_at=now - timedelta(hours=1), cost_kind=PlayCostKind.FREE, prizes=(prize,)
             )
-        )  # fmt: skip
-        place = await office.create_place(
-            spec=challenges_pb2.PlaceSpec(name="Fountain", latitude=48.8606, longitude=2.3376, radius_m=200)
         )
+        assert game.spec.prizes == (prize,)
+        assert game.spec.opens_at.tzinfo is not None
+        place = await office.create_place(
+            spec=PlaceSpec(name="Fountain", latitude=48.8606, longitude=2.3376, radius_m=200)
+        )
+        assert place.spec.radius_m == 200
         challenge = await office.create_challenge(
-            spec=challenges_pb2.ChallengeSpec(
-                name="Visit", opens_at=_ts(now - timedelta(hours=1)), closes_at=_ts(now + timedelta(days=1)),
-                place_ids=[place.place_id], goal_places=1, grant=challenges_pb2.ChallengeGrant(points=50),
+            spec=ChallengeSpec(
+                name="Visit", opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=1),
+                place_ids=(place.place_id,), goal_places=1, grant=ChallengeGrant(points=50),
             )
         )  # fmt: skip
+        assert challenge.spec.grant == ChallengeGrant(points=50)
         draw = await office.create_draw(
-            spec=draws_pb2.DrawSpec(
-                name="Quick draw", opens_at=_ts(now + timedelta(seconds=1)),
-                closes_at=_ts(now + timedelta(seconds=4)),
-                prizes=[draws_pb2.DrawPrize(prize_id="pts", name="100 points", quantity=1, points=100)],
-                sources=draws_pb2.DrawEntrySources(direct=draws_pb2.DirectEntrySource(enabled=True)),
+            spec=DrawSpec(
+                name="Quick draw", opens_at=now + timedelta(seconds=1), closes_at=now + timedelta(seconds=4),
+                prizes=(DrawPrize(prize_id="pts", name="100 points", quantity=1, points=100),),
+                sources=DrawEntrySources(direct=DirectEntrySource(enabled=True)),
             )
         )  # fmt: skip
         assert len(draw.commitment) == 64
+        assert draw.status is DrawStatus.SCHEDULED
+        assert draw.spec.prizes[0].points == 100
 
         member = await shop.enroll_member(display_name="Player")
         token = await shop.issue_member_token(member_id=member.member_id, ttl_seconds=600)
@@ -80,7 +91,10 @@ async def test_app_and_office_clients_play_check_in_and_draw(test_db: TestDataba
                 challenge_id=challenge.challenge_id, place_id=place.place_id, latitude=48.8607,
                 longitude=2.3377, accuracy_m=15, device_time=datetime.now(UTC),
             )  # fmt: skip
-            assert checked.progress.HasField("completed_at")
+            assert checked.progress is not None
+            assert checked.progress.completed_at is not None
+            assert checked.completion is not None
+            assert checked.completion.points == 50
             assert checked.distance_band == "0-25m"
 
             await asyncio.sleep(max(0.0, (now + timedelta(seconds=1.5) - datetime.now(UTC)).total_seconds()))
@@ -90,6 +104,8 @@ async def test_app_and_office_clients_play_check_in_and_draw(test_db: TestDataba
             result = await office.run_draw(draw_id=draw.draw_id)
             assert [w.entry_id for w in result.winners] == list(entered.entry_ids)
             mine = await app.draw_result(draw_id=draw.draw_id)
+            assert mine.my_outcome is not None
+            assert mine.my_outcome.won
             assert mine.my_outcome.member_ref
             assert (await app.balance()).available == 5 + 50 + 100
 
