@@ -24,6 +24,7 @@ _COST_KINDS = {v: k for k, v in COST_KIND_TO_PROTO.items()}
 SCOPE_TO_PROTO = {
     g.LeaderboardScope.GAME: games_pb2.LEADERBOARD_SCOPE_GAME,
     g.LeaderboardScope.PASSPORT: games_pb2.LEADERBOARD_SCOPE_PASSPORT,
+    g.LeaderboardScope.CHALLENGE: games_pb2.LEADERBOARD_SCOPE_CHALLENGE,
 }
 PERIOD_TO_PROTO = {
     g.LeaderboardPeriod.WEEK: games_pb2.LEADERBOARD_PERIOD_WEEK,

@@ -53,9 +53,11 @@ class PlayCostKind(enum.StrEnum):
 
 class LeaderboardScope(enum.StrEnum):
     GAME = "game"
-    """Wins in one game (`subject_id` is the game id)."""
+    """Prizes won in one game (`subject_id` is the game id)."""
     PASSPORT = "passport"
-    """Stamps in one passport (`subject_id` is the passport id)."""
+    """Stamps collected in one passport (`subject_id` is the passport id)."""
+    CHALLENGE = "challenge"
+    """Accepted check-ins in one challenge (`subject_id` is the challenge id)."""
 
 
 class LeaderboardPeriod(enum.StrEnum):

@@ -25,6 +25,7 @@ from loyalty_clients._transport import is_retryable
 __all__ = ["BalanceSnapshot", "MemberWatching", "ProgramFeedEvent", "ProgramWatching", "WatchItem"]
 
 LIVE = "/loyalty.v1.LiveService/"
+PROGRAM = "/loyalty.v1.ProgramService/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,5 +124,5 @@ class ProgramWatching(ClientBase):
         if end is not None:
             request.occurred_to.FromDatetime(end)
         return await self._transport.call(
-            "/loyalty.v1.ProgramService/GetProgramStats", request, stats_pb2.GetProgramStatsResponse
+            PROGRAM + "GetProgramStats", request, stats_pb2.GetProgramStatsResponse
         )

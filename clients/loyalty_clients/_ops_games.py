@@ -160,7 +160,7 @@ class MemberGames(ClientBase):
         period: LeaderboardPeriod,
         top: int = 10,
     ) -> Leaderboard:
-        """The top rows of a game's or passport's leaderboard, and the member's own row (`me`).
+        """The top rows of a game's, passport's or challenge's leaderboard, and the member's own row (`me`).
 
         >>> board = await app.leaderboard(scope=LeaderboardScope.GAME, subject_id="gam_01J...",
         ...                               period=LeaderboardPeriod.WEEK)
@@ -248,7 +248,7 @@ class Leaderboards(ClientBase):
         top: int = 10,
         member_id: str = "",
     ) -> Leaderboard:
-        """The top rows of a game's or passport's leaderboard; with `member_id`, that member's row too.
+        """The top rows of a game's, passport's or challenge's leaderboard; with `member_id`, theirs too.
 
         >>> board = await till.leaderboard(scope=LeaderboardScope.GAME, subject_id="gam_01J...",
         ...                                period=LeaderboardPeriod.ALL_TIME, top=3)

@@ -193,6 +193,7 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
     list_ledger_entries = blocking(AsyncMobileAppClient.list_ledger_entries)
     history = blocking_iterator(AsyncMobileAppClient.history)
     watch = blocking_iterator(AsyncMobileAppClient.watch)
+    watch_member = blocking_iterator(AsyncMobileAppClient.watch_member)
     update_consent = blocking(AsyncMobileAppClient.update_consent)
     link_identifier = blocking(AsyncMobileAppClient.link_identifier)
     list_rewards = blocking(AsyncMobileAppClient.list_rewards)
