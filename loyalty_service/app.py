@@ -26,6 +26,8 @@ from loyalty.v1 import (
     draws_pb2_grpc,
     games_pb2,
     games_pb2_grpc,
+    journeys_pb2,
+    journeys_pb2_grpc,
     ledger_pb2,
     ledger_pb2_grpc,
     live_pb2,
@@ -56,6 +58,7 @@ from loyalty_service.events.watch import LiveServicer
 from loyalty_service.games.service import GameServicer
 from loyalty_service.health_watch import watch_database
 from loyalty_service.interceptors import CallInterceptor
+from loyalty_service.journeys.service import JourneyServicer
 from loyalty_service.ledger.maintenance import maintenance_loop
 from loyalty_service.ledger.service import LedgerServicer
 from loyalty_service.members.service import MemberServicer
@@ -65,6 +68,7 @@ from loyalty_service.program.service import ProgramServicer
 from loyalty_service.ratelimit import rate_limiter
 from loyalty_service.rewards.service import RewardServicer
 from loyalty_service.runtime import Runtime
+from loyalty_service.tiers.review import review_loop as tier_review_loop
 
 __all__ = ["SERVICE_NAMES", "Service", "database_url", "signing_key", "start_service"]
 
@@ -80,6 +84,7 @@ SERVICE_NAMES = (
     challenges_pb2.DESCRIPTOR.services_by_name["ChallengeService"].full_name,
     games_pb2.DESCRIPTOR.services_by_name["GameService"].full_name,
     passports_pb2.DESCRIPTOR.services_by_name["PassportService"].full_name,
+    journeys_pb2.DESCRIPTOR.services_by_name["JourneyService"].full_name,
 )
 
 
@@ -169,6 +174,7 @@ def build_server(
     challenges_pb2_grpc.add_ChallengeServiceServicer_to_server(ChallengeServicer(runtime), server)
     games_pb2_grpc.add_GameServiceServicer_to_server(GameServicer(runtime), server)
     passports_pb2_grpc.add_PassportServiceServicer_to_server(PassportServicer(runtime), server)
+    journeys_pb2_grpc.add_JourneyServiceServicer_to_server(JourneyServicer(runtime), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -213,6 +219,7 @@ async def start_service(
         service.metrics_server = metrics.serve_metrics(settings.metrics_host, settings.metrics_port)
         service.metrics_port = service.metrics_server.port
     service.tasks.append(asyncio.create_task(maintenance_loop(runtime)))
+    service.tasks.append(asyncio.create_task(tier_review_loop(runtime)))  # tiers.review: period ends
     service.tasks.append(asyncio.create_task(run_stamp_processor(runtime)))  # passports.processor
     service.tasks.append(asyncio.create_task(checkin_retention_loop(runtime)))
     for name in ("", *SERVICE_NAMES):

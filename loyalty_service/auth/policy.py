@@ -75,6 +75,10 @@ ACCESS: Mapping[str, frozenset[PrincipalKind]] = {
     "/loyalty.v1.GameService/UpdateLeaderboardSettings": frozenset({WEB, APP, MEMBER}),
     "/loyalty.v1.PassportService/ListPassports": frozenset({WEB, APP, BACK, MEMBER}),
     "/loyalty.v1.PassportService/GetPassport": frozenset({WEB, APP, BACK, MEMBER}),
+    # Click-and-collect: a till of the order's pickup store hands it over (its store only); the web shop,
+    # the back office and that till read the order's state.
+    "/loyalty.v1.JourneyService/ConfirmPickup": frozenset({POS}),
+    "/loyalty.v1.JourneyService/GetPickup": frozenset({POS, WEB, BACK}),
     **{
         f"/loyalty.v1.ProgramService/{name}": frozenset({BACK})
         for name in (
@@ -85,6 +89,8 @@ ACCESS: Mapping[str, frozenset[PrincipalKind]] = {
             "RevokeCredential",
             "GetProgramSettings",
             "UpdateProgramSettings",
+            "GetJourneySettings",
+            "UpdateJourneySettings",
             "CreateEarningRule",
             "UpdateEarningRule",
             "RetireEarningRule",

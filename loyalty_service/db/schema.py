@@ -12,8 +12,10 @@ from loyalty_service.db import (
     tables_challenges,
     tables_draws,
     tables_games,
+    tables_journeys,
     tables_live,
     tables_rewards,
+    tables_tiers,
 )
 from loyalty_service.db.tables import metadata
 
@@ -25,6 +27,8 @@ FEATURE_TABLE_MODULES: tuple[object, ...] = (
     tables_challenges,
     tables_draws,
     tables_games,
+    tables_journeys,
     tables_live,
     tables_rewards,
+    tables_tiers,
 )

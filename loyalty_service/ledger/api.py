@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service.errors import InsufficientPoints, NotFound
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.ledger import records, store
-from loyalty_service.ledger.book import Book, Cause
+from loyalty_service.ledger.book import HELD_UNTIL_RELEASED, Book, Cause
 from loyalty_service.ledger.earning import EarningRule, RuleCondition, RuleKind, rules_as_of
 from loyalty_service.ledger.export import member_records
 from loyalty_service.ledger.messages import EntryType
@@ -40,6 +40,8 @@ from loyalty_service.ledger.tokens import TokenFacts
 from loyalty_service.program import settings as program_settings
 
 __all__ = [
+    "HELD_UNTIL_RELEASED",
+    "Book",
     "Cause",
     "EarningRule",
     "EntryType",
@@ -53,6 +55,7 @@ __all__ = [
     "available_points",
     "credit_points",
     "debit_points",
+    "find_order",
     "grant_purchase_tokens",
     "has_purchase_at_store",
     "insert_version",
@@ -65,6 +68,7 @@ __all__ = [
     "move_play_tokens",
     "play_token_balance",
     "return_points",
+    "reverse_purchase",
     "rules_as_of",
 ]
 
@@ -132,19 +136,26 @@ async def credit_points(
     cause: Cause,
     now: datetime,
     credential_id: str,
+    book: Book | None = None,
 ) -> PointsMoved:
     """Credit `points` (> 0) as a new lot, available at once, expiring as the programme's settings say.
 
     For GAME_WIN, PASSPORT_REWARD, CHALLENGE_REWARD, DRAW_WIN, BONUS: these do not count as lifetime earned.
+    With `book` (the member's Book the caller already opened, e.g. in a purchase), the credit goes on it
+    and the caller closes it; never open a second Book of one member in a transaction.
     """
     assert points > 0, "a credit credits something"
     settings = await program_settings.read(conn)
-    book = await Book.open(conn, member_id, now=now, credential_id=credential_id)
+    own_book = book is None
+    if book is None:
+        book = await Book.open(conn, member_id, now=now, credential_id=credential_id)
+    assert book.member_id == member_id, "the book of another member"
     expires_at = add_months(now, settings.expiry_months) if settings.expiry_months else None
     entry, _lot_id = await book.credit(
         entry_type, points, cause, earned_at=now, available_at=now, expires_at=expires_at
     )
-    await book.close()
+    if own_book:
+        await book.close()
     return PointsMoved(entry_id=entry.entry_id, points=points, balance=book.balance())
 
 
@@ -208,3 +219,35 @@ async def has_purchase_at_store(
         )
     )
     return bool((await conn.execute(found)).scalar_one())
+
+
+# --- click-and-collect (journeys) -------------------------------------------------------------------
+
+
+async def find_order(
+    conn: AsyncConnection, *, channel: str, store_id: str, order_id: str
+) -> tuple[str, str] | None:
+    """(member_id, purchase_id) of a recorded order, or None."""
+    return await records.find_order(conn, channel=channel, store_id=store_id, order_id=order_id)
+
+
+async def reverse_purchase(
+    conn: AsyncConnection, *, book: Book, purchase_id: str, cause: Cause
+) -> tuple[int, str]:
+    """Reverse what is left of a purchase's points (a cancelled order) on the caller's open `book`.
+
+    Takes the purchase's own lot first, like a refund; records the points as reversed so that a
+    later refund of the same order reverses nothing more. Returns (points reversed, entry id or "").
+    """
+    purchase = await records.lock_purchase(conn, member_id=book.member_id, purchase_id=purchase_id)
+    if purchase is None:
+        raise NotFound("purchase", purchase_id)
+    points = purchase.points - purchase.reversed_points
+    if points <= 0:
+        return 0, ""
+    entry = await book.reverse(points, cause, own_lot_id=purchase.lot_id)
+    book.add_lifetime(-points)
+    await records.record_refund_totals(
+        conn, purchase, refunded_minor=purchase.refunded_minor, reversed_points=purchase.points
+    )
+    return points, entry.entry_id

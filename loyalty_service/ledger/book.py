@@ -16,7 +16,7 @@ State kept, and checked by `ledger.check`:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from loyalty.v1 import events_pb2, ledger_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,10 +31,12 @@ from loyalty_service.ledger.lots import Lot, Take
 from loyalty_service.ledger.messages import EntryType, balance_message, entry_message
 from loyalty_service.ledger.store import AccountRow, EntryRow, StoredLot, chained
 
-__all__ = ["Book", "Cause"]
+__all__ = ["HELD_UNTIL_RELEASED", "Book", "Cause"]
 
 SYSTEM_CREDENTIAL = "system"
 """credential_id of entries no caller asked for (expiry run by the maintenance job)."""
+HELD_UNTIL_RELEASED = datetime(9999, 1, 1, tzinfo=UTC)
+"""available_at of a lot that stays pending until `Book.release_now` (a click-and-collect order)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +129,16 @@ class Book:
             )
             await self._post(EntryType.EXPIRE, -take.points, cause, entry_id=new_id("ent"))
         return len(released), len(expiring)
+
+    async def release_now(self, lot_id: str) -> int:
+        """Make a pending lot spendable at once (paying any debt first); returns the points it held."""
+        stored = self.lots.get(lot_id)
+        if stored is None or stored.released or stored.lot.remaining == 0:
+            return 0
+        self.lots[lot_id] = StoredLot(replace(stored.lot, available_at=self.now), False, stored.entry_id)
+        await store.set_available_at(self._conn, member_id=self.member_id, lot_id=lot_id, at=self.now)
+        await self.catch_up()
+        return stored.lot.remaining
 
     # --- credits ---------------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 TIER_RULE_ID = "tier"
+_STORE_AND_ONLINE = frozenset({Channel.POS, Channel.WEBSHOP})
 
 
 class RuleKind(enum.StrEnum):
@@ -87,6 +88,15 @@ class RuleCondition:
     """The purchase total must be >= this."""
     first_purchase_in_channel: bool = False
     """Only if the member never bought in the purchase's channel before."""
+    first_purchase_in_second_channel: bool = False
+    """Omnichannel: bought before (by occurred_at) in another channel, never (recorded) in this one."""
+    store_and_online_same_month: bool = False
+    """Omnichannel: with the month's purchases that occurred before it, POS and WEBSHOP are both there."""
+
+    @property
+    def once_per_period(self) -> bool:
+        """Paid once per member and period (PurchaseFacts.claimed_rule_ids says which already were)."""
+        return self.first_purchase_in_second_channel or self.store_and_online_same_month
 
     def matches_order(self, purchase: PurchaseFacts) -> bool:
         """The order-level part of the condition (everything but category/sku)."""
@@ -95,6 +105,14 @@ class RuleCondition:
         if self.store_ids and purchase.store_id not in self.store_ids:
             return False
         if purchase.amount_minor < self.min_amount_minor:
+            return False
+        if self.first_purchase_in_second_channel and (
+            purchase.channel in purchase.prior_channels or not purchase.channels_before - {purchase.channel}
+        ):
+            return False
+        if self.store_and_online_same_month and not (
+            purchase.month_channels_before | {purchase.channel} >= _STORE_AND_ONLINE
+        ):
             return False
         return not (self.first_purchase_in_channel and purchase.channel in purchase.prior_channels)
 
@@ -162,6 +180,12 @@ class PurchaseFacts:
     """Channels the member bought in before this purchase."""
     extra_multiplier: Fraction = Fraction(1)
     """Order-level multiplier named "tier", for tier benefits."""
+    channels_before: frozenset[Channel] = frozenset()
+    """Channels of the member's purchases that occurred before this one (omnichannel conditions)."""
+    month_channels_before: frozenset[Channel] = frozenset()
+    """The same, limited to this purchase's calendar month (UTC)."""
+    claimed_rule_ids: frozenset[str] = frozenset()
+    """Once-per-period rules that already paid this member in this purchase's period."""
 
     def __post_init__(self) -> None:
         assert self.amount_minor >= 0, "negative purchase amount"
@@ -219,6 +243,8 @@ def _applies(rule: EarningRule, purchase: PurchaseFacts) -> bool:
     if rule.kind is RuleKind.BASE_RATE and rule.currency != purchase.currency:
         return False
     if not rule.condition.matches_order(purchase):
+        return False
+    if rule.condition.once_per_period and rule.rule_id in purchase.claimed_rule_ids:
         return False
     if rule.kind is RuleKind.BONUS and (rule.condition.categories or rule.condition.skus):
         return any(rule.condition.matches_part(ln.sku, ln.category) for ln in purchase.lines)

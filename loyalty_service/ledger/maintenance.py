@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loyalty_service import idempotency
 from loyalty_service.db.tables import accounts
 from loyalty_service.db.transaction import in_transaction
+from loyalty_service.journeys.api import cancel_overdue_pickups
 from loyalty_service.ledger import store
 from loyalty_service.ledger.book import SYSTEM_CREDENTIAL, Book
 from loyalty_service.rewards.vouchers import expire_due as expire_vouchers
@@ -60,6 +61,10 @@ async def _catch_up(conn: AsyncConnection, *, member_id: str, now: datetime) -> 
 async def run_once(engine: AsyncEngine, now: datetime) -> tuple[int, int]:
     """Catch up every member with something due at `now`; returns (members released, members expired)."""
     await expire_vouchers(engine, now)  # issued vouchers past validity: marked expired, nothing returned
+    # Click-and-collect orders not collected by their deadline: cancelled, their points reversed.
+    cancelled = await cancel_overdue_pickups(engine, now)
+    if cancelled:
+        _log.info("click-and-collect orders cancelled", extra={"fields": {"pickups_cancelled": cancelled}})
     released_members = expired_members = 0
     after = ""
     while True:

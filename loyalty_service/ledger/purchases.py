@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from loyalty.v1 import common_pb2, ledger_pb2, program_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,12 +23,20 @@ from loyalty_service.errors import (
     NotFound,
 )
 from loyalty_service.games import api as games_api
+from loyalty_service.journeys import api as journeys_api
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.ledger import records
-from loyalty_service.ledger.book import Book, Cause
-from loyalty_service.ledger.earning import Earning, PurchaseFacts, PurchaseLine, evaluate, rules_as_of
+from loyalty_service.ledger.book import HELD_UNTIL_RELEASED, Book, Cause
+from loyalty_service.ledger.earning import (
+    TIER_RULE_ID,
+    Earning,
+    PurchaseFacts,
+    PurchaseLine,
+    evaluate,
+    rules_as_of,
+)
 from loyalty_service.ledger.messages import EntryType
 from loyalty_service.ledger.purchase_event import purchase_recorded
 from loyalty_service.ledger.refunds import RefundExceedsPurchase, reversal_points
@@ -35,6 +44,7 @@ from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.members import api as members_api
 from loyalty_service.program import settings as program_settings
 from loyalty_service.proto_time import to_timestamp
+from loyalty_service.tiers import api as tiers_api
 
 __all__ = ["PurchaseInput", "RefundInput", "record_purchase", "record_refund"]
 
@@ -58,6 +68,8 @@ class PurchaseInput:
     currency: str
     occurred_at: datetime
     lines: tuple[PurchaseLine, ...]
+    pickup_store_id: str = ""
+    """Click-and-collect: the points stay pending until a till of this store confirms the pickup."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,12 +103,22 @@ async def _purchase_member(conn: AsyncConnection, purchase: PurchaseInput, now: 
 
 
 async def _earning(
-    conn: AsyncConnection, purchase: PurchaseInput, *, member_id: str, revision: int, rules: RuleCache
+    conn: AsyncConnection,
+    purchase: PurchaseInput,
+    *,
+    member_id: str,
+    revision: int,
+    rules: RuleCache,
+    omni: journeys_api.ChannelFacts | None = None,
+    tier_multiplier: Fraction = Fraction(1),
 ) -> Earning:
     in_force = rules_as_of(await rules.versions(conn, revision), purchase.occurred_at)
     prior: frozenset[Channel] = frozenset()
-    if any(rule.condition.first_purchase_in_channel for rule in in_force):
+    conditions = [rule.condition for rule in in_force]
+    if any(c.first_purchase_in_channel or c.first_purchase_in_second_channel for c in conditions):
         prior = frozenset(Channel(c) for c in await records.prior_channels(conn, member_id))
+    if omni is not None:  # omnichannel conditions (journeys): channel history as of occurred_at
+        await omni.load(conn, member_id=member_id, occurred_at=purchase.occurred_at, rules=in_force)
     facts = PurchaseFacts(
         channel=purchase.channel,
         store_id=purchase.store_id,
@@ -105,6 +127,8 @@ async def _earning(
         occurred_at=purchase.occurred_at,
         lines=purchase.lines,
         prior_channels=prior,
+        extra_multiplier=tier_multiplier,  # the tier held at occurred_at (tiers.api), rule "tier"
+        **(omni.facts() if omni is not None else {}),
     )
     return evaluate(in_force, facts)
 
@@ -135,8 +159,18 @@ async def record_purchase(
                 "order_id": purchase.order_id,
             },
         )
+    omni = journeys_api.ChannelFacts()
+    tier_multiplier = await tiers_api.multiplier_at(
+        conn, member_id=member_id, occurred_at=purchase.occurred_at, now=now
+    )
     earning = await _earning(
-        conn, purchase, member_id=member_id, revision=settings.rules_revision, rules=rules
+        conn,
+        purchase,
+        member_id=member_id,
+        revision=settings.rules_revision,
+        rules=rules,
+        omni=omni,
+        tier_multiplier=tier_multiplier,
     )
     # Every purchase, even one earning nothing, is an event (passport stamps come from it).
     await purchase_recorded(
@@ -154,6 +188,8 @@ async def record_purchase(
         now=now,
     )
     available_at = purchase.occurred_at + timedelta(days=settings.pending_days)
+    if purchase.pickup_store_id:  # click-and-collect: pending until the pickup (journeys.pickups)
+        available_at = HELD_UNTIL_RELEASED
     expires_at = add_months(purchase.occurred_at, settings.expiry_months) if settings.expiry_months else None
     entry_id, lot_id = "", None
     if earning.points > 0:
@@ -217,6 +253,32 @@ async def record_purchase(
         occurred_at=purchase.occurred_at,
         now=now,
     )
+    # Status tiers: the purchase counts towards tiers; an upgrade it causes happens now (tiers.api).
+    tier_points = sum(a.points for a in earning.applied if a.rule_id == TIER_RULE_ID)
+    await tiers_api.on_purchase(
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        occurred_at=purchase.occurred_at,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        qualifying_points=earning.points - tier_points,
+        now=now,
+    )
+    # Omnichannel journeys: click-and-collect order, once-per-period rule claims, referral bonus.
+    journey = await journeys_api.on_purchase(
+        conn,
+        book=book,
+        purchase_id=purchase_id,
+        order_store_id=purchase.store_id,
+        order_id=purchase.order_id,
+        occurred_at=purchase.occurred_at,
+        pickup_store_id=purchase.pickup_store_id,
+        lot_id=lot_id,
+        points=earning.points,
+        claims=omni.claims(earning.applied),
+        now=now,
+    )
     await book.close()
     response = ledger_pb2.RecordPurchaseResponse(
         purchase_id=purchase_id,
@@ -236,8 +298,10 @@ async def record_purchase(
             for a in earning.applied
         ],
     )
-    if earning.points > 0 and available_at > now:
+    if earning.points > 0 and available_at > now and journey.pickup_deadline is None:
         response.available_at.CopyFrom(to_timestamp(available_at))
+    if journey.pickup_deadline is not None:
+        response.pickup_deadline.CopyFrom(to_timestamp(journey.pickup_deadline))
     return response
 
 
@@ -284,6 +348,8 @@ async def record_refund(
                 "refunded_minor": purchase.refunded_minor,
             },
         ) from error
+    # Never more than is left: a cancelled click-and-collect order already reversed its points.
+    points = min(points, purchase.points - purchase.reversed_points)
     refund_id, entry_id = new_id("ref"), ""
     if points > 0:
         cause = Cause(
@@ -310,6 +376,23 @@ async def record_refund(
         entry_id=entry_id or None,
         occurred_at=refund.occurred_at,
         recorded_at=now,
+    )
+    # Status tiers: the refund leaves the tiers' count; it undoes the upgrade it caused (tiers.api).
+    await tiers_api.on_refund(
+        conn,
+        member_id=purchase.member_id,
+        purchase_id=purchase.purchase_id,
+        refunded_total_minor=refunded,
+        now=now,
+    )
+    # A click-and-collect order refunded in full has nothing left to collect (journeys).
+    await journeys_api.on_refund(
+        conn,
+        member_id=purchase.member_id,
+        purchase_id=purchase.purchase_id,
+        fully_refunded=refunded >= purchase.amount_minor,
+        points_reversed=points,
+        now=now,
     )
     await book.close()
     return ledger_pb2.RecordRefundResponse(

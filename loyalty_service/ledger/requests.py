@@ -139,6 +139,9 @@ def read_purchase(
         checks, "occurred_at", request.occurred_at, present=request.HasField("occurred_at"), now=now
     )
     lines = _read_lines(checks, "lines", request.lines)
+    pickup_store_id = checks.code("pickup_store_id", request.pickup_store_id, required=False)
+    if pickup_store_id and channel is not Channel.WEBSHOP:
+        checks.fail("pickup_store_id", "click-and-collect is for WEBSHOP orders only")
     if member is None or channel is None or checks.violations:
         return None
     # An unknown card scanned at a till starts a provisional member; elsewhere it is NOT_FOUND.
@@ -155,6 +158,7 @@ def read_purchase(
         currency=currency,
         occurred_at=occurred_at,
         lines=lines,
+        pickup_store_id=pickup_store_id,
     )
 
 

@@ -40,6 +40,8 @@ def _condition_json(condition: RuleCondition) -> dict[str, Any]:
         "skus": sorted(condition.skus),
         "min_amount_minor": condition.min_amount_minor,
         "first_purchase_in_channel": condition.first_purchase_in_channel,
+        "first_purchase_in_second_channel": condition.first_purchase_in_second_channel,
+        "store_and_online_same_month": condition.store_and_online_same_month,
     }
 
 
@@ -51,6 +53,8 @@ def _condition(data: dict[str, Any]) -> RuleCondition:
         skus=frozenset(data.get("skus", ())),
         min_amount_minor=int(data.get("min_amount_minor", 0)),
         first_purchase_in_channel=bool(data.get("first_purchase_in_channel", False)),
+        first_purchase_in_second_channel=bool(data.get("first_purchase_in_second_channel", False)),
+        store_and_online_same_month=bool(data.get("store_and_online_same_month", False)),
     )
 
 

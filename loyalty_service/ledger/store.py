@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import accounts, ledger_entries, lot_takes, lots
 from loyalty_service.ledger.chain import ChainedEntry
 from loyalty_service.ledger.lots import Lot, Take
@@ -33,6 +35,7 @@ __all__ = [
     "read_account",
     "save_account",
     "save_lot",
+    "set_available_at",
     "takes_of",
 ]
 
@@ -119,22 +122,50 @@ _LOT_COLUMNS = (
 )
 ENTRY_COLUMNS = tuple(ledger_entries.c)
 
+# The hot statements as SQL text, sent through `db.fast` (prepared once per connection by asyncpg).
+_ACCOUNT_SQL = (
+    "select member_id, available, pending, lifetime_earned, entry_seq, last_entry_hash from accounts"
+)
+_LOCK_ACCOUNT = f"{_ACCOUNT_SQL} where member_id = $1 for update"
+_READ_ACCOUNT = f"{_ACCOUNT_SQL} where member_id = $1"
+_LOT_SQL = (
+    "select lot_id, points, remaining, earned_at, available_at, expires_at, released, entry_id from lots"
+)
+_OPEN_LOTS = (
+    f"{_LOT_SQL} where member_id = $1 and (remaining > 0 or released is false) order by earned_at, lot_id"
+)
+_INSERT_LOT = (
+    "insert into lots (member_id, lot_id, points, remaining, earned_at, available_at, expires_at, entry_id,"
+    " released) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+_SAVE_LOT = "update lots set remaining = $3, released = $4 where member_id = $1 and lot_id = $2"
+_INSERT_TAKE = "insert into lot_takes (member_id, entry_id, lot_id, points) values ($1, $2, $3, $4)"
+_INSERT_ENTRY = (
+    "insert into ledger_entries (member_id, entry_seq, entry_id, entry_type, points, balance_after, channel,"
+    " store_id, source_type, source_ref, reason, credential_id, occurred_at, recorded_at, entry_hash)"
+    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+)
+_SAVE_ACCOUNT = (
+    "update accounts set available = $2, pending = $3, lifetime_earned = $4, entry_seq = $5,"
+    " last_entry_hash = $6, next_release_at = $7, next_expiry_at = $8,"
+    " updated_at = greatest(updated_at, $9::timestamptz) where member_id = $1"
+)
+
+
+def _account(row: Any) -> AccountRow:
+    member_id, available, pending, lifetime_earned, entry_seq, last_entry_hash = row
+    return AccountRow(member_id, available, pending, lifetime_earned, entry_seq, bytes(last_entry_hash))
+
 
 async def lock_account(conn: AsyncConnection, member_id: str) -> AccountRow | None:
     """Lock the member's ledger head for this transaction; None if the member has no account."""
-    row = (
-        await conn.execute(
-            select(*_ACCOUNT_COLUMNS).where(accounts.c.member_id == member_id).with_for_update()
-        )
-    ).one_or_none()
-    return None if row is None else AccountRow(*row)
+    row = await fast.fetchrow(conn, _LOCK_ACCOUNT, member_id)
+    return None if row is None else _account(row)
 
 
 async def read_account(conn: AsyncConnection, member_id: str) -> AccountRow | None:
-    row = (
-        await conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.member_id == member_id))
-    ).one_or_none()
-    return None if row is None else AccountRow(*row)
+    row = await fast.fetchrow(conn, _READ_ACCOUNT, member_id)
+    return None if row is None else _account(row)
 
 
 def _stored_lot(row: Sequence[object]) -> StoredLot:
@@ -152,12 +183,7 @@ def _stored_lot(row: Sequence[object]) -> StoredLot:
 
 async def open_lots(conn: AsyncConnection, member_id: str) -> list[StoredLot]:
     """Lots still holding points or still waiting for their release, oldest first."""
-    rows = await conn.execute(
-        select(*_LOT_COLUMNS)
-        .where(lots.c.member_id == member_id, or_(lots.c.remaining > 0, lots.c.released.is_(False)))
-        .order_by(lots.c.earned_at, lots.c.lot_id)
-    )
-    return [_stored_lot(row) for row in rows.all()]
+    return [_stored_lot(row) for row in await fast.fetch(conn, _OPEN_LOTS, member_id)]
 
 
 async def lots_by_id(conn: AsyncConnection, member_id: str, lot_ids: Iterable[str]) -> list[StoredLot]:
@@ -169,28 +195,31 @@ async def lots_by_id(conn: AsyncConnection, member_id: str, lot_ids: Iterable[st
 
 async def insert_lot(conn: AsyncConnection, *, member_id: str, stored: StoredLot) -> None:
     lot = stored.lot
-    await conn.execute(
-        insert(lots).values(
-            member_id=member_id,
-            lot_id=lot.lot_id,
-            points=lot.points,
-            remaining=lot.remaining,
-            earned_at=lot.earned_at,
-            available_at=lot.available_at,
-            expires_at=lot.expires_at,
-            entry_id=stored.entry_id,
-            released=stored.released,
-        )
+    await fast.execute(
+        conn,
+        _INSERT_LOT,
+        member_id,
+        lot.lot_id,
+        lot.points,
+        lot.remaining,
+        lot.earned_at,
+        lot.available_at,
+        lot.expires_at,
+        stored.entry_id,
+        stored.released,
     )
 
 
 async def save_lot(
     conn: AsyncConnection, *, member_id: str, lot_id: str, remaining: int, released: bool
 ) -> None:
+    await fast.execute(conn, _SAVE_LOT, member_id, lot_id, remaining, released)
+
+
+async def set_available_at(conn: AsyncConnection, *, member_id: str, lot_id: str, at: datetime) -> None:
+    """Move a pending lot's release time (a click-and-collect pickup releases it at once)."""
     await conn.execute(
-        update(lots)
-        .where(lots.c.member_id == member_id, lots.c.lot_id == lot_id)
-        .values(remaining=remaining, released=released)
+        update(lots).where(lots.c.member_id == member_id, lots.c.lot_id == lot_id).values(available_at=at)
     )
 
 
@@ -198,14 +227,10 @@ async def insert_takes(
     conn: AsyncConnection, *, member_id: str, entry_id: str, takes: Sequence[Take]
 ) -> None:
     """Remember which lots a debit took from, so that a cancellation puts the points back there."""
-    if takes:
-        await conn.execute(
-            insert(lot_takes),
-            [
-                {"member_id": member_id, "entry_id": entry_id, "lot_id": t.lot_id, "points": t.points}
-                for t in takes
-            ],
-        )
+    if len(takes) == 1:
+        await fast.execute(conn, _INSERT_TAKE, member_id, entry_id, takes[0].lot_id, takes[0].points)
+    elif takes:
+        await fast.executemany(conn, _INSERT_TAKE, [(member_id, entry_id, t.lot_id, t.points) for t in takes])
 
 
 async def takes_of(conn: AsyncConnection, *, member_id: str, entry_id: str) -> list[Take]:
@@ -218,24 +243,24 @@ async def takes_of(conn: AsyncConnection, *, member_id: str, entry_id: str) -> l
 
 
 async def insert_entry(conn: AsyncConnection, entry: EntryRow) -> None:
-    await conn.execute(
-        insert(ledger_entries).values(
-            member_id=entry.member_id,
-            entry_seq=entry.entry_seq,
-            entry_id=entry.entry_id,
-            entry_type=entry.entry_type,
-            points=entry.points,
-            balance_after=entry.balance_after,
-            channel=entry.channel,
-            store_id=entry.store_id,
-            source_type=entry.source_type,
-            source_ref=entry.source_ref,
-            reason=entry.reason,
-            credential_id=entry.credential_id,
-            occurred_at=entry.occurred_at,
-            recorded_at=entry.recorded_at,
-            entry_hash=entry.entry_hash,
-        )
+    await fast.execute(
+        conn,
+        _INSERT_ENTRY,
+        entry.member_id,
+        entry.entry_seq,
+        entry.entry_id,
+        entry.entry_type,
+        entry.points,
+        entry.balance_after,
+        entry.channel,
+        entry.store_id,
+        entry.source_type,
+        entry.source_ref,
+        entry.reason,
+        entry.credential_id,
+        entry.occurred_at,
+        entry.recorded_at,
+        entry.entry_hash,
     )
 
 
@@ -248,19 +273,18 @@ async def save_account(
     now: datetime,
 ) -> None:
     """Write the materialised balance and the times the maintenance job must look at the member again."""
-    await conn.execute(
-        update(accounts)
-        .where(accounts.c.member_id == account.member_id)
-        .values(
-            available=account.available,
-            pending=account.pending,
-            lifetime_earned=account.lifetime_earned,
-            entry_seq=account.entry_seq,
-            last_entry_hash=account.last_entry_hash,
-            next_release_at=next_release_at,
-            next_expiry_at=next_expiry_at,
-            updated_at=func.greatest(accounts.c.updated_at, now),
-        )
+    await fast.execute(
+        conn,
+        _SAVE_ACCOUNT,
+        account.member_id,
+        account.available,
+        account.pending,
+        account.lifetime_earned,
+        account.entry_seq,
+        account.last_entry_hash,
+        next_release_at,
+        next_expiry_at,
+        now,
     )
 
 

@@ -17,12 +17,14 @@ from loyalty_service.common_messages import (
 from loyalty_service.errors import AlreadyExists, FailedPrecondition, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.grpc_types import Context
+from loyalty_service.journeys import api as journeys_api
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
 from loyalty_service.members.domain import ConsentPurpose, MemberStatus
 from loyalty_service.members.privacy import PrivacyRpcs
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.runtime import Runtime
+from loyalty_service.tiers import api as tiers_api
 from loyalty_service.validation import Checks
 
 __all__ = ["MemberServicer", "channel_of_caller", "load_member"]
@@ -65,6 +67,7 @@ async def load_member(conn: AsyncConnection, member_id: str, *, history: bool = 
         display_name=row.display_name,
         enrolled_at=to_timestamp(row.created_at),
         merged_into_member_id=row.merged_into or "",
+        referral_code=await journeys_api.referral_code_of(conn, member_id),
     )
     for kind, value in await store.identifiers_of(conn, member_id):
         member.identifiers.add(kind=_KIND_TO_PROTO[kind], value=value)
@@ -123,6 +126,7 @@ class MemberServicer(PrivacyRpcs, members_pb2_grpc.MemberServiceServicer):
             read_identifier(checks, f"identifiers[{i}]", x) for i, x in enumerate(request.identifiers[:8])
         ]
         consents = _read_consents(checks, "consents", request.consents[:8])
+        referral_code = journeys_api.read_referral_code(checks, "referral_code", request.referral_code)
         checks.done()
 
         async def work(conn: AsyncConnection) -> members_pb2.EnrollMemberResponse:
@@ -143,10 +147,14 @@ class MemberServicer(PrivacyRpcs, members_pb2_grpc.MemberServiceServicer):
                     )
             if consents:
                 await self._write_consents(conn, member_id, consents)
+            # Its own referral code, and the referral it enrolled with (journeys.referrals).
+            referral = await journeys_api.on_enrol(
+                conn, member_id=member_id, referral_code=referral_code, now=now
+            )
             member = await load_member(conn, member_id)
             enrolled = events_pb2.EventPayload(member_enrolled=events_pb2.MemberEnrolled(member=member))
             await outbox.append(conn, member_id=member_id, payload=enrolled, occurred_at=now)
-            return members_pb2.EnrollMemberResponse(member=member)
+            return members_pb2.EnrollMemberResponse(member=member, referral=referral)
 
         return await self._rt.write(
             method="EnrollMember",
@@ -166,7 +174,11 @@ class MemberServicer(PrivacyRpcs, members_pb2_grpc.MemberServiceServicer):
 
         async def read(conn: AsyncConnection) -> members_pb2.GetMemberResponse:
             member = await load_member(conn, member_id, history=request.include_consent_history)
-            return members_pb2.GetMemberResponse(member=member)
+            response = members_pb2.GetMemberResponse(member=member)
+            tier = await tiers_api.member_status(conn, member_id, now=self._rt.now())  # status tiers
+            if tier is not None:
+                response.tier.CopyFrom(tier)
+            return response
 
         return await self._rt.read(read)
 

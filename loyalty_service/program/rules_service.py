@@ -82,7 +82,20 @@ def _read_condition(checks: Checks, field: str, condition: program_pb2.RuleCondi
         skus=_read_texts(checks, f"{field}.skus", list(condition.skus), codes=False),
         min_amount_minor=condition.min_amount_minor,
         first_purchase_in_channel=condition.first_purchase_in_channel,
+        first_purchase_in_second_channel=condition.first_purchase_in_second_channel,
+        store_and_online_same_month=condition.store_and_online_same_month,
     )
+
+
+def _check_cross_channel(checks: Checks, kind: RuleKind | None, condition: RuleCondition) -> None:
+    """The omnichannel conditions pay once per period: BONUS rules only, one such condition per rule."""
+    field = "spec.condition.first_purchase_in_second_channel"
+    if condition.store_and_online_same_month:
+        field = "spec.condition.store_and_online_same_month"
+    if condition.first_purchase_in_second_channel and condition.store_and_online_same_month:
+        checks.fail(field, "one cross-channel condition per rule")
+    elif condition.once_per_period and kind is not RuleKind.BONUS:
+        checks.fail(field, "only for BONUS rules (paid once per period)")
 
 
 def _read_spec(
@@ -115,6 +128,7 @@ def _read_spec(
     elif kind is not RuleKind.BONUS and spec.bonus_points:
         checks.fail("spec.bonus_points", "only for BONUS rules")
     condition = _read_condition(checks, "spec.condition", spec.condition)
+    _check_cross_channel(checks, kind, condition)
     if kind is None or checks.violations:
         return None
     return EarningRule(
@@ -149,6 +163,8 @@ def _spec_message(rule: EarningRule) -> program_pb2.EarningRuleSpec:
             skus=sorted(c.skus),
             min_amount_minor=c.min_amount_minor,
             first_purchase_in_channel=c.first_purchase_in_channel,
+            first_purchase_in_second_channel=c.first_purchase_in_second_channel,
+            store_and_online_same_month=c.store_and_online_same_month,
         ),
     )
     if rule.valid_from is not None:

@@ -21,6 +21,7 @@ from loyalty_service.errors import AlreadyExists, NotFound
 from loyalty_service.events.stats_rpcs import ProgramStatsRpcs
 from loyalty_service.games.program_rpcs import GameProgramRpcs
 from loyalty_service.grpc_types import Context
+from loyalty_service.journeys.program_rpcs import JourneySettingsRpcs
 from loyalty_service.passports.program_rpcs import PassportProgramRpcs
 from loyalty_service.program import settings as program_settings
 from loyalty_service.program import stores
@@ -29,6 +30,7 @@ from loyalty_service.program.rules_service import EarningRuleRpcs
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.rewards.program_rpcs import RewardCatalogueRpcs
 from loyalty_service.runtime import Runtime
+from loyalty_service.tiers.service import TierProgramRpcs
 from loyalty_service.validation import Checks
 
 __all__ = ["ProgramServicer", "credential_message"]
@@ -87,6 +89,8 @@ async def _audit(
 
 
 class ProgramServicer(
+    TierProgramRpcs,
+    JourneySettingsRpcs,
     ProgramStatsRpcs,
     AuditRpcs,
     EarningRuleRpcs,

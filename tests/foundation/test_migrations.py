@@ -90,6 +90,7 @@ GLOBAL_LOOKUP_TABLES = {
     "member_identifiers": "an identifier is unique within the programme",
     "purchase_orders": "one purchase per (channel, store, order), whichever member",
     "voucher_codes": "a voucher code is unique within the programme; tills find the member by it",
+    "referral_codes": "a referral code is unique within the programme; enrolment finds the referrer by it",
     # docs/decisions/0006-draw-entries-by-draw.md: a draw's frozen list is one global entry_id order.
     "draw_entries": "distributed by draw_id: a draw's entries are ordered across members",
     "draw_winners": "distributed by draw_id, co-located with draw_entries",

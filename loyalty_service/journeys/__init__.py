@@ -1,0 +1,1 @@
+"""Omnichannel journeys: click-and-collect pickups, cross-channel earning conditions, referrals."""

@@ -1,0 +1,38 @@
+"""The journeys' member data in ExportMemberData and EraseMember (members.export_registry).
+
+Exported: the member's referral code, the referral it enrolled with, the referrals it made, its
+click-and-collect orders and the cross-channel bonuses it was paid. Erased: the referral code (it is
+a handle on the person; the referral rows keep only member ids, which stay as pseudonyms like the ledger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_service.db.tables_journeys import referral_codes
+from loyalty_service.journeys import domain, store
+from loyalty_service.members import export_registry
+
+__all__: list[str] = []
+
+
+async def _export(conn: AsyncConnection, member_id: str) -> object:
+    code = await store.code_of(conn, member_id)
+    referred_by = await store.lock_referral(conn, member_id, lock=False)
+    return {
+        "referral_code": None if code is None else domain.format_code(code),
+        "referred_by": None if referred_by is None else asdict(referred_by),
+        "referrals_made": [asdict(row) for row in await store.referrals_made(conn, member_id)],
+        "pickups": [asdict(row) for row in await store.pickups_of(conn, member_id)],
+        "cross_channel_bonuses": await store.claims_of(conn, member_id),
+    }
+
+
+async def _erase(conn: AsyncConnection, member_id: str) -> None:
+    await conn.execute(delete(referral_codes).where(referral_codes.c.member_id == member_id))
+
+
+export_registry.register("journeys", export=_export, erase=_erase)
