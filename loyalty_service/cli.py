@@ -1,4 +1,4 @@
-"""loyalty-service: serve | migrate | credentials | stores | check | ledger-head | expire | health | bench."""
+"""loyalty-service: serve | migrate | credentials | stores | check | ledger-head | expire | tiers | health | bench."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int, help="Prometheus port, 0 for any (LOYALTY_METRICS_PORT)")
     serve.add_argument(
         "--workers",
-        help="server processes on one port; 0 or 'auto' = core count (LOYALTY_WORKERS, default 1)",
+        help="server processes on one port; 0 or 'auto' = core count (LOYALTY_WORKERS; default: the core count)",
     )
     commands.add_parser("migrate", help="apply database migrations")
     creds = commands.add_parser("credentials", help="create, list or revoke API credentials")
@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on any problem")
     commands.add_parser("ledger-head", help="print the programme-wide ledger head hash, to anchor elsewhere")
     commands.add_parser("expire", help="release due pending points and expire due points now")
+    tiers = commands.add_parser("tiers", help="status tiers")
+    tiers.add_subparsers(dest="action", required=True).add_parser(
+        "review", help="run the period-end tier reviews due now (downgrades)"
+    )
     draws = commands.add_parser("draws", help="prize draws")
     draws_export = draws.add_subparsers(dest="action", required=True).add_parser(
         "export", help="write a run draw's result as JSON (docs/draws.md), to check with verify_draw"
@@ -190,6 +194,12 @@ async def _admin(args: argparse.Namespace, engine: AsyncEngine) -> int:
 
         released, expired = await run_once(engine, datetime.now(UTC))
         print(json.dumps({"members_released": released, "members_expired": expired}))
+        return 0
+    if args.command == "tiers":
+        from loyalty_service.tiers.review import run_once as review_tiers
+
+        reviewed, changes = await review_tiers(engine, datetime.now(UTC))
+        print(json.dumps({"members_reviewed": reviewed, "tier_changes": changes}))
         return 0
     if args.command == "draws":
         from pathlib import Path

@@ -23,6 +23,7 @@ from loyalty_service.rewards.api import issue_voucher
 from loyalty_service.rewards.guard import MissGuard
 from loyalty_service.rewards.messages import VOUCHER_STATES, voucher_message
 from loyalty_service.runtime import Runtime
+from loyalty_service.tiers import api as tiers_api
 from loyalty_service.validation import Checks
 
 __all__ = ["RewardServicer"]
@@ -72,6 +73,15 @@ class RewardServicer(rewards_pb2_grpc.RewardServiceServicer):
                 member_id = await members_api.require_member(conn, key)
                 principal.require_member(member_id)
             offers = await catalogue.member_offers(conn, member_id=member_id, now=self._rt.now())
+            # Rewards reserved for a status tier: marked, and not redeemable below it (tiers.api).
+            required = await tiers_api.reward_requirements(
+                conn, member_id=member_id, reward_ids=[o.reward.reward_id for o in offers], now=self._rt.now()
+            )
+            for offer in offers:
+                if (requirement := required.get(offer.reward.reward_id)) is not None:
+                    offer.required_tier_id = requirement.tier_id
+                    offer.required_tier_name = requirement.tier_name
+                    offer.redeemable = offer.redeemable and requirement.allowed
             return rewards_pb2.ListRewardsResponse(offers=offers)
 
         return await self._rt.read(work)
@@ -93,6 +103,9 @@ class RewardServicer(rewards_pb2_grpc.RewardServiceServicer):
         async def work(conn: AsyncConnection) -> rewards_pb2.RedeemRewardResponse:
             member_id = await members_api.require_member(conn, key)
             principal.require_member(member_id)
+            await tiers_api.require_reward_tier(  # TIER_REQUIRED for a reward reserved to a higher tier
+                conn, member_id=member_id, reward_id=reward_id, now=self._rt.now()
+            )
             issued = await issue_voucher(
                 conn,
                 member_id=member_id,
