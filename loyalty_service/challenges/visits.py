@@ -25,6 +25,7 @@ from loyalty_service.challenges.store import ChallengeRow, PlaceRow
 from loyalty_service.config import Settings
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.events import outbox
+from loyalty_service.games import api as games_api
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.members import api as members_api
 
@@ -131,6 +132,15 @@ async def check_in(
         now=now,
     )
     assert checkin_id is not None, "the member's ledger lock serialises check-ins"
+    # The challenge's leaderboard counts accepted check-ins (README "Leaderboards").
+    await games_api.add_leaderboard_score(
+        conn,
+        member_id=visit.member_id,
+        scope="challenge",
+        subject_id=challenge.challenge_id,
+        points=1,
+        now=now,
+    )
     await member_store.save_position(conn, member_id=visit.member_id, lat=visit.lat, lon=visit.lon, now=now)
     await member_store.insert_attempt(
         conn, member_id=visit.member_id, place_id=visit.place_id, outcome="ACCEPTED", now=now

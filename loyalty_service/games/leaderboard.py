@@ -4,6 +4,11 @@ A score is an atomic upsert (`score = score + n`), so many members scoring at on
 Rank = 1 + the number of shown scores strictly higher (ties share a rank), counted on the index
 `(board, period, score desc) where not hidden`. A member who opts out is hidden everywhere; names shown
 are the chosen display name or a random pseudonym kept in `member_game_settings`, never an identifier.
+
+Privacy (registered with `members.export_registry` as "leaderboards"): the export holds the member's
+settings and every score row. Erasure deletes the scores and blanks the display name, and keeps the
+settings row opted out, so that an event of the member still in flight (a stamp being processed) cannot
+put them back on a board.
 """
 
 from __future__ import annotations
@@ -12,13 +17,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, not_, select, update
+from sqlalchemy import and_, delete, func, not_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables_games import leaderboard_scores, member_game_settings
+from loyalty_service.members import export_registry
 
-__all__ = ["Row", "Settings", "add_score", "period_keys", "rank_of", "save_settings", "settings_of", "top"]
+__all__ = [
+    "Row",
+    "Settings",
+    "add_score",
+    "erase_member",
+    "export_member",
+    "period_keys",
+    "rank_of",
+    "save_settings",
+    "settings_of",
+    "top",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +159,52 @@ async def rank_of(conn: AsyncConnection, *, board: str, period: str, member_id: 
     ).scalar_one()
     settings = await settings_of(conn, member_id)
     return Row(int(higher) + 1, settings.display_name or settings.pseudonym, int(score), member_id)
+
+
+_EXPORTED_SCORES_MAX = 10_000
+
+
+async def export_member(conn: AsyncConnection, member_id: str) -> object:
+    """The member's settings (None when never used) and scores, by board and period."""
+    settings = (
+        await conn.execute(select(member_game_settings).where(member_game_settings.c.member_id == member_id))
+    ).one_or_none()
+    s = leaderboard_scores
+    scores = await conn.execute(
+        select(s.c.board, s.c.period, s.c.score, s.c.hidden, s.c.updated_at)
+        .where(s.c.member_id == member_id)
+        .order_by(s.c.board, s.c.period)
+        .limit(_EXPORTED_SCORES_MAX)
+    )
+    return {
+        "settings": None
+        if settings is None
+        else {
+            "display_name": settings.display_name,
+            "pseudonym": settings.pseudonym,
+            "opted_out": settings.opted_out,
+        },
+        "scores": [
+            {
+                "board": row.board,
+                "period": row.period,
+                "score": int(row.score),
+                "shown": not row.hidden,
+                "updated_at": row.updated_at.isoformat(),
+            }
+            for row in scores
+        ],
+    }
+
+
+async def erase_member(conn: AsyncConnection, member_id: str) -> None:
+    """Off every board for good: scores deleted, display name blanked, opted out (module docstring)."""
+    await conn.execute(delete(leaderboard_scores).where(leaderboard_scores.c.member_id == member_id))
+    await conn.execute(
+        insert(member_game_settings)
+        .values(member_id=member_id, pseudonym=_pseudonym(), display_name="", opted_out=True)
+        .on_conflict_do_update(index_elements=["member_id"], set_={"display_name": "", "opted_out": True})
+    )
+
+
+export_registry.register("leaderboards", export=export_member, erase=erase_member)

@@ -1,8 +1,10 @@
 """One play, inside the PlayGame transaction: limits, cost, CSPRNG outcome, grant, stock, audit row, event.
 
-Lock order: the member's ledger (serialises the member's limits and balances), then the game's limited
-prizes in prize-id order (serialises their stock and daily caps across every replica). The outcome is
-drawn only after both locks are held, from counters read under them, so a cap is never exceeded.
+Lock order: the member's ledger (serialises the member's limits and balances), then the game row FOR KEY
+SHARE (plays share it; UpdateGame takes it FOR UPDATE, so a play never runs against a prize table being
+replaced), then the game's limited prizes in prize-id order (serialises their stock and daily caps
+across every replica). The outcome is drawn only after the locks are held, from counters read under
+them, so a cap is never exceeded.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ async def play_game(
     conn: AsyncConnection, *, game_id: str, member_id: str, now: datetime, credential_id: str
 ) -> games_pb2.PlayGameResponse:
     await ledger_api.lock_ledger(conn, member_id)
-    game = await store.get_game(conn, game_id)
+    game = await store.get_game(conn, game_id, share=True)  # an UpdateGame waits for this play
     if game is None:
         raise NotFound("game", game_id)
     rules = rules_of(game.spec)

@@ -14,6 +14,7 @@ from loyalty_service.games.messages import game_message
 from loyalty_service.games.play import play_game
 from loyalty_service.grpc_types import Context
 from loyalty_service.ledger import api as ledger_api
+from loyalty_service.members import api as members_api
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 
@@ -27,6 +28,7 @@ _PERIODS = {
 _SCOPES = {
     games_pb2.LEADERBOARD_SCOPE_GAME: ("game", "game"),
     games_pb2.LEADERBOARD_SCOPE_PASSPORT: ("passport", "psp"),
+    games_pb2.LEADERBOARD_SCOPE_CHALLENGE: ("challenge", "chl"),
 }
 
 
@@ -161,6 +163,8 @@ class GameServicer(games_pb2_grpc.GameServiceServicer):
         current_principal().require_member(member_id)
 
         async def work(conn: AsyncConnection) -> games_pb2.UpdateLeaderboardSettingsResponse:
+            # NOT_FOUND for an unknown member; an erased one stays off the boards (MEMBER_ERASED).
+            await members_api.require_member(conn, members_api.MemberKey(member_id=member_id))
             saved = await leaderboard.save_settings(
                 conn, member_id, display_name=name, opted_out=request.settings.opted_out
             )

@@ -46,29 +46,62 @@ async def save_game(
     now: datetime,
     created: bool,
 ) -> GameRow:
+    """Create or update the game; `stock` is each prize's total stock (None: unlimited), by prize id.
+
+    On update the caller holds the game row FOR UPDATE (plays hold it FOR KEY SHARE, so none is in
+    flight). A prize is its `prize_id`: a kept prize keeps what it has given, so its remaining stock is the
+    new total minus its wins so far (never below 0); an added prize starts with its whole stock; a removed
+    prize's row goes (its plays and daily counters stay, so an id added back later counts its old wins).
+    """
     values = {"spec": spec, "opens_at": opens_at, "closes_at": closes_at, "updated_at": now}
     if created:
         row = await conn.execute(
             insert(games).values(game_id=game_id, created_at=now, **values).returning(*games.c)
         )
+        won: dict[str, int] = {}
     else:
         row = await conn.execute(
             update(games).where(games.c.game_id == game_id).values(**values).returning(*games.c)
         )
-        await conn.execute(game_prizes.delete().where(game_prizes.c.game_id == game_id))
-    for position, (prize_id, remaining) in enumerate(stock.items()):
+        won = await _won_in_total(conn, game_id)
         await conn.execute(
-            insert(game_prizes).values(
-                game_id=game_id, prize_id=prize_id, position=position, stock_remaining=remaining
+            game_prizes.delete().where(
+                game_prizes.c.game_id == game_id, game_prizes.c.prize_id.not_in(list(stock))
+            )
+        )
+    for position, (prize_id, total) in enumerate(stock.items()):
+        remaining = None if total is None else max(0, total - won.get(prize_id, 0))
+        await conn.execute(
+            insert(game_prizes)
+            .values(game_id=game_id, prize_id=prize_id, position=position, stock_remaining=remaining)
+            .on_conflict_do_update(
+                index_elements=["game_id", "prize_id"],
+                set_={"position": position, "stock_remaining": remaining},
             )
         )
     return GameRow(row.one())
 
 
-async def get_game(conn: AsyncConnection, game_id: str, *, lock: bool = False) -> GameRow | None:
+async def _won_in_total(conn: AsyncConnection, game_id: str) -> dict[str, int]:
+    """Wins per prize since the game was created (every win adds to its day's counter)."""
+    rows = await conn.execute(
+        select(game_prize_days.c.prize_id, func.sum(game_prize_days.c.won))
+        .where(game_prize_days.c.game_id == game_id)
+        .group_by(game_prize_days.c.prize_id)
+    )
+    return {str(prize_id): int(total) for prize_id, total in rows}
+
+
+async def get_game(
+    conn: AsyncConnection, game_id: str, *, lock: bool = False, share: bool = False
+) -> GameRow | None:
+    """`lock`: FOR UPDATE (a game update); `share`: FOR KEY SHARE (a play: many at once, none during an
+    update, so an update never races a play on the prize table it replaces)."""
     query = select(games).where(games.c.game_id == game_id)
     if lock:
         query = query.with_for_update()
+    elif share:
+        query = query.with_for_update(read=True, key_share=True)
     row = (await conn.execute(query)).one_or_none()
     return None if row is None else GameRow(row)
 

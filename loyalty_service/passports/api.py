@@ -1,7 +1,8 @@
 """What other features may use of passports: awarding a stamp (games' stamp prizes, the processor).
 
 `award_stamp` runs in the caller's transaction: it locks the member's passport row, inserts the stamp
-(a no-op when (member, passport, cycle, stamp) already exists: exactly once), writes `stamp_awarded`,
+(a no-op when (member, passport, cycle, stamp) already exists, or when the same purchase already earned
+this stamp in any cycle: exactly once), writes `stamp_awarded`,
 and on the last stamp grants the completion (points, voucher, draw entries), writes
 `passport_completed` and, for a repeatable passport, opens the next cycle.
 """
@@ -21,7 +22,7 @@ from loyalty_service.common_messages import CHANNEL_TO_PROTO
 from loyalty_service.draws import api as draws_api
 from loyalty_service.errors import LoyaltyError
 from loyalty_service.events import outbox
-from loyalty_service.games import leaderboard
+from loyalty_service.games import api as games_api
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.passports import store
 from loyalty_service.passports.specs import spec_from_json, window_bounds
@@ -31,6 +32,9 @@ from loyalty_service.rewards import api as rewards_api
 __all__ = ["StampSource", "award_stamp", "stamp_progress"]
 
 _log = logging.getLogger(__name__)
+_ONCE_PER_SOURCE = frozenset({"purchase"})
+"""Sources that earn a stamp once in all cycles: one purchase is one purchase, though two events (its
+`purchase_recorded` and, for the processor's old-format path, its EARN `points_changed`) describe it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +85,15 @@ async def award_stamp(
     cycle, completions = await store.lock_member(conn, member_id=member_id, passport_id=passport_id, now=now)
     if completions and not spec.repeatable:
         return False
+    if source.source_type in _ONCE_PER_SOURCE and await store.stamped_by(
+        conn,
+        member_id=member_id,
+        passport_id=passport_id,
+        stamp_id=stamp_id,
+        source_type=source.source_type,
+        source_ref=source.source_ref,
+    ):
+        return False  # already stamped by this purchase, maybe in an earlier cycle (its other event)
     inserted = await store.insert_stamp(
         conn,
         member_id=member_id,
@@ -110,7 +123,9 @@ async def award_stamp(
     await outbox.append(
         conn, member_id=member_id, occurred_at=now, payload=events_pb2.EventPayload(stamp_awarded=awarded)
     )
-    await leaderboard.add_score(conn, member_id=member_id, board=f"passport:{passport_id}", points=1, now=now)
+    await games_api.add_leaderboard_score(
+        conn, member_id=member_id, scope="passport", subject_id=passport_id, points=1, now=now
+    )
     if len(held) == len(definitions):
         await _complete(conn, member_id=member_id, passport_id=passport_id, spec=spec, cycle=cycle, now=now)
     return True

@@ -5,6 +5,12 @@ commit-order cursor (events.cursor.FeedCursor) decide how many are settled, then
 lock the cursor row (SKIP LOCKED: another replica busy with it means this one skips the round), check it
 has not moved, award the stamps and advance it. A crash before commit redoes the batch; a stamp seen
 twice hits the primary key (member, passport, cycle, stamp). Several replicas may run it.
+
+Purchases: a purchase is seen through its `purchase_recorded` event (every purchase, points or not).
+Events stored before that event existed describe a purchase only by the `points_changed` of its EARN
+entry, so that event still stamps (facts from the `purchases` row). A purchase recorded since has both
+events; `api.award_stamp` awards a stamp at most once per purchase in any cycle, so whichever comes second
+stamps nothing (docs/decisions/0007-passport-stamp-processor.md).
 """
 
 from __future__ import annotations
@@ -68,15 +74,34 @@ async def _purchase_facts(
     return facts, channel, entry.store_id, str(row.purchase_id)
 
 
+def _recorded_facts(purchase: events_pb2.PurchaseRecorded) -> tuple[Facts, str, str, str]:
+    channel = _CHANNEL_NAMES.get(purchase.channel, "")
+    categories: dict[str, int] = {}
+    for line in purchase.categories[:1000]:
+        categories[line.category] = categories.get(line.category, 0) + line.amount_minor
+    facts = Facts(
+        kind="purchase",
+        channel=channel,
+        store_id=purchase.store_id,
+        amount_minor=purchase.amount.amount_minor,
+        currency=purchase.amount.currency,
+        category_amounts=categories,
+    )
+    return facts, channel, purchase.store_id, purchase.purchase_id
+
+
 async def facts_of(
     conn: AsyncConnection, member_id: str, event: events_pb2.EventPayload
 ) -> tuple[Facts, str, str, str] | None:
     """(facts, channel, store_id, source_ref) of an event that can earn stamps, else None.
 
-    A purchase is seen through the `points_changed` event of its EARN entry (so a purchase that earns no
-    points stamps nothing); its amount and lines come from its `purchases` row.
+    A purchase is seen through its `purchase_recorded` event, and, for purchases stored before that
+    event existed, through the `points_changed` event of its EARN entry (amount and lines from its
+    `purchases` row). Both give the purchase id as source_ref, which is what keeps them from stamping twice.
     """
     kind = event.WhichOneof("event")
+    if kind == "purchase_recorded":
+        return _recorded_facts(event.purchase_recorded)
     if kind == "points_changed":
         entry = event.points_changed.entry
         if entry.type == ledger_pb2.ENTRY_TYPE_EARN and entry.source_type == "purchase":

@@ -20,6 +20,7 @@ __all__ = [
     "lock_member",
     "member_state",
     "save_passport",
+    "stamped_by",
     "stamps_of",
     "update_cursor",
 ]
@@ -109,6 +110,30 @@ async def insert_stamp(conn: AsyncConnection, **values: Any) -> bool:
         .returning(passport_stamps.c.stamp_id)
     )
     return inserted.first() is not None
+
+
+async def stamped_by(
+    conn: AsyncConnection,
+    *,
+    member_id: str,
+    passport_id: str,
+    stamp_id: str,
+    source_type: str,
+    source_ref: str,
+) -> bool:
+    """Whether this source already earned this stamp, in any cycle (a primary-key prefix scan)."""
+    found = await conn.execute(
+        select(passport_stamps.c.cycle)
+        .where(
+            passport_stamps.c.member_id == member_id,
+            passport_stamps.c.passport_id == passport_id,
+            passport_stamps.c.stamp_id == stamp_id,
+            passport_stamps.c.source_type == source_type,
+            passport_stamps.c.source_ref == source_ref,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def stamps_of(conn: AsyncConnection, *, member_id: str, passport_id: str, cycle: int) -> list[Any]:

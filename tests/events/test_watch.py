@@ -53,18 +53,18 @@ async def test_a_stream_on_one_replica_sees_purchases_made_on_another_in_order(
         for _ in range(10):
             await b.buy(member_id)
         seen: list[int] = []
-        while len(seen) < 10:
+        while len(seen) < 20:  # each purchase: purchase_recorded, then points_changed
             message: Any = await call.read()
             if message.WhichOneof("item") == "event":
                 seen.append(message.event.sequence)
-                assert message.event.type == "points_changed"
-        assert seen == list(range(2, 12))
+                assert message.event.type == ("purchase_recorded", "points_changed")[len(seen) % 2 == 0]
+        assert seen == list(range(2, 22))
         call.cancel()
         # Away: five more purchases, then resume from the last sequence received.
         for _ in range(5):
             await b.buy(member_id)
-        assert await _collect(a, member_id, 11, 5) == list(range(12, 17))
-        assert await _collect(b, member_id, 1, 15) == list(range(2, 17))
+        assert await _collect(a, member_id, 21, 10) == list(range(22, 32))
+        assert await _collect(b, member_id, 1, 30) == list(range(2, 32))
 
 
 async def test_killing_the_listening_connection_loses_nothing(test_db: TestDatabase, tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ async def test_killing_the_listening_connection_loses_nothing(test_db: TestDatab
         async with replicas(url, tmp_path, 2, FAST) as (_servers, (a, b)):
             await b.base_rate()
             member_id = await b.enroll()
-            reader = asyncio.create_task(_collect(a, member_id, 1, 20))
+            reader = asyncio.create_task(_collect(a, member_id, 1, 40))  # 2 events per purchase
             for index in range(20):
                 if index in (5, 12):
                     async with engine.begin() as conn:
@@ -86,7 +86,7 @@ async def test_killing_the_listening_connection_loses_nothing(test_db: TestDatab
                             )
                         )
                 await b.buy(member_id)
-            assert await asyncio.wait_for(reader, 60) == list(range(2, 22))
+            assert await asyncio.wait_for(reader, 60) == list(range(2, 42))
     finally:
         await engine.dispose()
 
@@ -126,6 +126,6 @@ async def test_a_slow_consumer_is_ended_and_memory_stays_bounded(
             except grpc.aio.AioRpcError as error:
                 code = error.code()
             assert code is grpc.StatusCode.RESOURCE_EXHAUSTED, (code, received)
-            assert received < 301, "ended before the whole backlog"
+            assert received < 601, "ended before the whole backlog (2 events per purchase)"
             after = _rss_kib(server.process.pid)
             assert after - before < 50_000, (before, after)

@@ -181,7 +181,9 @@ class GamePrize(_message.Message):
     weight: _builtins.int
     """Relative chance, >= 1; probability = weight / (sum of weights + no_prize_weight)."""
     stock: _builtins.int
-    """Units left in total; unset: unlimited. On update, the new remaining stock."""
+    """Units in total; unset: unlimited. Wins count against it: on UpdateGame a kept prize (same prize_id)
+    has the new total minus its wins so far left (never below 0); a new prize id starts full.
+    """
     daily_cap: _builtins.int
     """At most this many wins per programme day; unset: no cap."""
     @_builtins.property
