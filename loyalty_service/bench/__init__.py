@@ -12,6 +12,15 @@ __all__ = ["run_from_arguments"]
 
 def run_from_arguments(args: argparse.Namespace) -> int:
     from loyalty_service.bench.options import options_from_arguments
+
+    if args.scenario == "live":
+        from loyalty_service.bench.scenario_runs import run_live
+
+        return run_live(args)
+    if args.scenario == "stats":
+        from loyalty_service.bench.scenario_runs import run_stats
+
+        return run_stats(args)
     from loyalty_service.bench.runner import run
 
     return run(options_from_arguments(args))

@@ -68,13 +68,31 @@ def _duration(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000 per second")
+    return value
+
+
 def _workers(text: str) -> int:
     if text.strip().lower() in ("0", "auto"):
         return core_count()
     return _positive_int(64)(text)
 
 
+SCENARIOS = ("service", "live", "stats")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        choices=SCENARIOS,
+        default="service",
+        help="service: the issue-12 table against pgbench (default); live: purchase-to-event latency "
+        "across two replicas; stats: GetProgramStats on a million ledger entries",
+    )
     parser.add_argument("--quick", action="store_true", help="CI smoke run: small and under a minute")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--workers", type=_workers, help="server processes; 0/auto = core count (default)")
@@ -88,6 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load-processes", type=_positive_int(LOAD_PROCESSES_MAX), help="load generators (default 2)"
     )
     parser.add_argument("--watch-streams", type=_positive_int(10_000), help="default 1000, quick 100")
+    parser.add_argument(
+        "--streams", type=_positive_int(10_000), help="live: WatchMember streams (default 1000, quick 100)"
+    )
+    parser.add_argument("--rate", type=_rate, help="live: purchases per second (default 500, quick 50)")
+    parser.add_argument(
+        "--entries", type=_positive_int(10_000_000), help="stats: ledger entries (default 1e6, quick 50000)"
+    )
 
 
 def options_from_arguments(args: argparse.Namespace) -> BenchOptions:

@@ -91,8 +91,13 @@ def _serving_count(log_path: Path) -> int:
     return log_path.read_text(errors="replace").count("loyalty-service serving on")
 
 
-def start_service_processes(*, database_url: str, workers: int, work_dir: Path) -> ServiceUnderTest:
-    """Start the service and wait until every worker says it is serving (bounded)."""
+def start_service_processes(
+    *, database_url: str, workers: int, work_dir: Path, name: str = "service"
+) -> ServiceUnderTest:
+    """Start the service and wait until every worker says it is serving (bounded).
+
+    `name` keeps the log and data folder of several services in one `work_dir` apart.
+    """
     port = _free_port()
     env = {
         **os.environ,
@@ -101,13 +106,13 @@ def start_service_processes(*, database_url: str, workers: int, work_dir: Path) 
         "LOYALTY_GRPC_PORT": str(port),
         "LOYALTY_METRICS_PORT": "0",
         "LOYALTY_TOKEN_SIGNING_KEY": secrets.token_urlsafe(48),
-        "LOYALTY_DATA_DIR": str(work_dir / "service-data"),
+        "LOYALTY_DATA_DIR": str(work_dir / f"{name}-data"),
         "LOYALTY_MIGRATE_ON_START": "false",
         "LOYALTY_GRACE_SECONDS": "5",
         "LOYALTY_LOG_LEVEL": "WARNING",
         "LOYALTY_DB_POOL_SIZE": os.environ.get("LOYALTY_DB_POOL_SIZE", "20"),
     }
-    log_path = work_dir / "service.log"
+    log_path = work_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "loyalty_service", "serve", "--workers", str(workers)],

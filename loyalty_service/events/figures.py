@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.common_messages import CHANNEL_TO_PROTO
+from loyalty_service.kernel.channel import Channel
 from loyalty_service.proto_time import to_timestamp
 
 __all__ = ["program_stats"]
@@ -32,16 +33,22 @@ from ledger_entries where {_RANGE} group by 1, 2, 3"""
 _PURCHASES = f"""
 select channel, store_id, currency, count(*), sum(amount_minor)
 from purchases where {_RANGE} group by 1, 2, 3"""
-_ACTIVE_BY_PLACE = (
-    f"select channel, store_id, count(distinct member_id) from purchases where {_RANGE} group by 1, 2"
-)
+# Distinct members are counted by grouping twice (hash aggregates), never with count(distinct) over the
+# range's purchases, which sorts them all: 2.7x faster on a million entries (docs/performance.md).
+_ACTIVE_BY_PLACE = f"""
+select channel, store_id, count(*)
+from (select channel, store_id, member_id from purchases where {_RANGE} group by 1, 2, 3) p group by 1, 2"""
+_CHANNEL_BIT = " ".join(f"when '{c.value}' then {1 << i}" for i, c in enumerate(Channel))
+# Per member and currency: spend and the channels used as a bit mask; per member: one or several channels.
+# The (multi) grouping set gives the member totals (a member paying in two currencies counts once).
 _SPEND = f"""
-with per_member as (
-  select member_id, count(distinct channel) as channels from purchases where {_RANGE} group by member_id),
-spend as (
-  select member_id, currency, sum(amount_minor) as amount from purchases where {_RANGE} group by 1, 2)
-select s.currency, m.channels > 1, count(*), sum(s.amount)
-from per_member m join spend s using (member_id) group by 1, 2"""
+with pm as (
+  select member_id, currency, sum(amount_minor) as amount,
+         bit_or(case channel {_CHANNEL_BIT} else {1 << 30} end) as mask
+  from purchases where {_RANGE} group by 1, 2),
+m as (select member_id, bit_count(bit_or(mask)::bit(32)) > 1 as multi from pm group by 1)
+select pm.currency, m.multi, count(*), sum(pm.amount), count(distinct pm.member_id)
+from pm join m using (member_id) group by grouping sets ((pm.currency, m.multi), (m.multi))"""
 _ENROLLED = (
     "select count(*) from members where created_at >= :f and created_at < :t and status <> 'provisional'"
 )
@@ -87,6 +94,8 @@ async def program_stats(
 ) -> stats_pb2.ProgramStats:
     """The figures of [occurred_from, occurred_to). Call on a fresh connection (sets the isolation)."""
     await conn.execution_options(isolation_level="REPEATABLE READ")
+    # The member-level hash aggregates of a long range need more than the default 4 MB to stay in memory.
+    await conn.execute(text("set local work_mem = '64MB'"))
     span = {"f": occurred_from, "t": occurred_to}
     stats = stats_pb2.ProgramStats(
         occurred_from=to_timestamp(occurred_from), occurred_to=to_timestamp(occurred_to)
@@ -103,16 +112,12 @@ async def program_stats(
     for channel, store_id, active in await conn.execute(text(_ACTIVE_BY_PLACE), span):
         _place(places, channel, store_id).members_active = int(active)
     by_currency: dict[str, dict[bool, tuple[int, int]]] = defaultdict(dict)
-    for currency, multi, members, amount in await conn.execute(text(_SPEND), span):
-        by_currency[currency][bool(multi)] = (int(members), int(amount))
-    totals = await conn.execute(
-        text(
-            f"select count(*), count(*) filter (where c > 1) from "
-            f"(select count(distinct channel) c from purchases where {_RANGE} group by member_id) m"
-        ),
-        span,
-    )
-    stats.members_active, stats.multi_channel_members = (int(v) for v in totals.one())
+    for currency, multi, rows, amount, members in await conn.execute(text(_SPEND), span):
+        if currency is None:  # the (multi) grouping set: members whatever their currencies
+            stats.members_active += int(members)
+            stats.multi_channel_members += int(members) if multi else 0
+        else:
+            by_currency[currency][bool(multi)] = (int(rows), int(amount))
     stats.multi_channel_share = (
         stats.multi_channel_members / stats.members_active if stats.members_active else 0.0
     )
