@@ -224,8 +224,9 @@ class PlayTokenRule:
 
     name: str
     tokens: int
+    currency: str
     channels: tuple[Channel, ...] = ()
-    currency: str = ""
+    """Empty: any channel."""
     min_amount_minor: int = 0
     valid_from: datetime | None = None
     valid_to: datetime | None = None
