@@ -12,14 +12,25 @@ import hashlib
 from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import idempotency_keys
 from loyalty_service.errors import IdempotencyKeyReused
 
 __all__ = ["claim", "fingerprint", "prune", "record"]
+
+# Prepared text through `db.fast`: these run on every write RPC.
+_CLAIM = (
+    "insert into idempotency_keys (scope, idempotency_key, method, request_hash) values ($1, $2, $3, $4)"
+    " on conflict do nothing returning scope"
+)
+_STORED = (
+    "select method, request_hash, response from idempotency_keys where scope = $1 and idempotency_key = $2"
+)
+_RECORD = "update idempotency_keys set response = $3 where scope = $1 and idempotency_key = $2"
 
 
 def fingerprint(method: str, request: Message) -> bytes:
@@ -35,35 +46,21 @@ async def claim(
     conn: AsyncConnection, *, scope: str, key: str, method: str, request_hash: bytes
 ) -> bytes | None:
     """Claim the key for this transaction; returns the stored first answer if the key was used before."""
-    inserted = (
-        await conn.execute(
-            insert(idempotency_keys)
-            .values(scope=scope, idempotency_key=key, method=method, request_hash=request_hash)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.scope)
-        )
-    ).first()
+    inserted = await fast.fetchrow(conn, _CLAIM, scope, key, method, request_hash)
     if inserted is not None:
         return None
-    row = (
-        await conn.execute(
-            select(
-                idempotency_keys.c.method, idempotency_keys.c.request_hash, idempotency_keys.c.response
-            ).where(idempotency_keys.c.scope == scope, idempotency_keys.c.idempotency_key == key)
-        )
-    ).one()
-    if row.request_hash != request_hash:
-        raise IdempotencyKeyReused(key=key, method=row.method)
-    assert row.response is not None, "a committed claim always has its answer"
-    return bytes(row.response)
+    row = await fast.fetchrow(conn, _STORED, scope, key)
+    if row is None:
+        raise NoResultFound("the claimed idempotency key is gone")
+    stored_method, stored_hash, response = row
+    if bytes(stored_hash) != request_hash:
+        raise IdempotencyKeyReused(key=key, method=stored_method)
+    assert response is not None, "a committed claim always has its answer"
+    return bytes(response)
 
 
 async def record(conn: AsyncConnection, *, scope: str, key: str, response: bytes) -> None:
-    await conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.idempotency_key == key)
-        .values(response=response)
-    )
+    await fast.execute(conn, _RECORD, scope, key, response)
 
 
 async def prune(conn: AsyncConnection, *, now: datetime, retention_days: int) -> int:

@@ -6,10 +6,10 @@ change, its events and the stored answer, retried as a whole on serialisation fa
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,9 +19,11 @@ from loyalty_service.auth.authenticator import Authenticator
 from loyalty_service.auth.principal import current_principal
 from loyalty_service.auth.tokens import TokenSigner
 from loyalty_service.config import Settings
+from loyalty_service.db import fast
 from loyalty_service.db.transaction import in_transaction
+from loyalty_service.errors import LoyaltyError
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "WriteCall"]
 
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
@@ -64,17 +66,78 @@ class Runtime:
         request_hash = idempotency.fingerprint(method, request)
 
         async def transaction(conn: AsyncConnection) -> tuple[R, bool]:
-            stored = await idempotency.claim(
-                conn, scope=scope, key=key, method=method, request_hash=request_hash
-            )
-            if stored is not None:
-                return response_type.FromString(stored), True
-            response = await work(conn)
-            await idempotency.record(conn, scope=scope, key=key, response=response.SerializeToString())
-            return response, False
+            return await _claimed(conn, scope, key, method, request_hash, response_type, work)
 
         return await in_transaction(self.engine, transaction)
+
+    async def write_each(
+        self, *, method: str, response_type: type[R], calls: Sequence[WriteCall[R]], chunk: int = 50
+    ) -> list[tuple[R, bool] | LoyaltyError]:
+        """`write_outcome` for many calls, with one transaction (and one durable commit) per chunk.
+
+        Each call runs inside a savepoint with its own idempotency claim, so it has exactly the
+        effect and answer it would have alone: a call that raises a `LoyaltyError` rolls back to its
+        savepoint and gets that error as its result, never failing its neighbours. Calls run in the
+        order given (the caller orders them by member, so that concurrent batches lock members in one
+        order); a serialisation failure or deadlock retries the chunk as a whole. Results come back
+        in the order of `calls`.
+        """
+        scope = current_principal().idempotency_scope
+        hashes = [idempotency.fingerprint(method, call.request) for call in calls]
+        results: list[tuple[R, bool] | LoyaltyError] = []
+        for start in range(0, len(calls), chunk):
+            part = range(start, min(len(calls), start + chunk))
+
+            async def transaction(
+                conn: AsyncConnection, part: range = part
+            ) -> list[tuple[R, bool] | LoyaltyError]:
+                done: list[tuple[R, bool] | LoyaltyError] = []
+                for i in part:
+                    call = calls[i]
+                    # A savepoint per call, sent as plain SQL (one round trip each way).
+                    await fast.execute(conn, "savepoint write_each_call")
+                    try:
+                        outcome = await _claimed(
+                            conn, scope, call.key, method, hashes[i], response_type, call.work
+                        )
+                    except LoyaltyError as error:
+                        await fast.execute(conn, "rollback to savepoint write_each_call")
+                        done.append(error)
+                    else:
+                        await fast.execute(conn, "release savepoint write_each_call")
+                        done.append(outcome)
+                return done
+
+            results.extend(await in_transaction(self.engine, transaction))
+        return results
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.engine.connect() as conn:
             return await work(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCall(Generic[R]):
+    """One call of a `Runtime.write_each` batch: its request, idempotency key and work."""
+
+    request: Message
+    key: str
+    work: Callable[[AsyncConnection], Awaitable[R]]
+
+
+async def _claimed(
+    conn: AsyncConnection,
+    scope: str,
+    key: str,
+    method: str,
+    request_hash: bytes,
+    response_type: type[R],
+    work: Callable[[AsyncConnection], Awaitable[R]],
+) -> tuple[R, bool]:
+    """Claim the key, then run `work` and store its answer; or the stored answer of an earlier call."""
+    stored = await idempotency.claim(conn, scope=scope, key=key, method=method, request_hash=request_hash)
+    if stored is not None:
+        return response_type.FromString(stored), True
+    response = await work(conn)
+    await idempotency.record(conn, scope=scope, key=key, response=response.SerializeToString())
+    return response, False

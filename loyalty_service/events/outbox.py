@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from loyalty.v1 import events_pb2
-from sqlalchemy import Text, cast, func, insert, literal, select, update
+from sqlalchemy import Text, cast, func, insert, literal, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db.tables import accounts, events
+from loyalty_service.db import fast
+from loyalty_service.db.tables import events
 from loyalty_service.events.hub import CHANNEL
 
 __all__ = ["append", "append_with_seq", "event_type"]
@@ -24,20 +26,27 @@ def event_type(payload: events_pb2.EventPayload) -> str:
     return kind
 
 
+# Number, write and NOTIFY in one round trip: the sequence update, the insert and pg_notify as one
+# statement (data-modifying CTEs), sent as prepared text through `db.fast`.
+_APPEND = (
+    "with numbered as (update accounts set event_seq = event_seq + 1 where member_id = $1"
+    " returning event_seq),"
+    " inserted as (insert into events (member_id, seq, event_type, payload, occurred_at)"
+    " select $1, event_seq, $2, $3, $4 from numbered returning member_id, seq)"
+    " select seq, pg_notify($5, member_id || ':' || seq::text) from inserted"
+)
+
+
 async def append(
     conn: AsyncConnection, *, member_id: str, payload: events_pb2.EventPayload, occurred_at: datetime
 ) -> int:
     """Take the member's next sequence number and write the event; returns the number."""
-    seq = (
-        await conn.execute(
-            update(accounts)
-            .where(accounts.c.member_id == member_id)
-            .values(event_seq=accounts.c.event_seq + 1)
-            .returning(accounts.c.event_seq)
-        )
-    ).scalar_one()
-    await append_with_seq(conn, member_id=member_id, seq=seq, payload=payload, occurred_at=occurred_at)
-    return int(seq)
+    row = await fast.fetchrow(
+        conn, _APPEND, member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL
+    )
+    if row is None:
+        raise NoResultFound(f"no account for member {member_id}")
+    return int(row[0])
 
 
 async def append_with_seq(

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import lot_takes, lots, purchase_orders, purchases, refunds, spends
 
 __all__ = [
@@ -27,6 +27,12 @@ __all__ = [
     "prior_channels",
     "record_refund_totals",
 ]
+
+
+_CLAIM_ORDER = (
+    "insert into purchase_orders (channel, store_id, order_id, member_id, purchase_id)"
+    " values ($1, $2, $3, $4, $5) on conflict do nothing returning purchase_id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +65,7 @@ async def claim_order(
     A concurrent claim of the same order waits on the primary key until this transaction ends, so two
     tills uploading one sale under two keys credit it once.
     """
-    inserted = (
-        await conn.execute(
-            pg_insert(purchase_orders)
-            .values(
-                channel=channel,
-                store_id=store_id,
-                order_id=order_id,
-                member_id=member_id,
-                purchase_id=purchase_id,
-            )
-            .on_conflict_do_nothing()
-            .returning(purchase_orders.c.purchase_id)
-        )
-    ).first()
+    inserted = await fast.fetchrow(conn, _CLAIM_ORDER, channel, store_id, order_id, member_id, purchase_id)
     return inserted is not None
 
 
@@ -100,7 +93,7 @@ async def prior_channels(conn: AsyncConnection, member_id: str) -> frozenset[str
 
 
 async def insert_purchase(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(purchases).values(**values))
+    await fast.insert(conn, purchases, values)
 
 
 _PURCHASE_COLUMNS = (
@@ -141,7 +134,7 @@ async def insert_refund(conn: AsyncConnection, **values: Any) -> None:
 
 
 async def insert_spend(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(spends).values(**values))
+    await fast.insert(conn, spends, values)
 
 
 async def lock_spend(conn: AsyncConnection, *, member_id: str, spend_id: str) -> SpendRow | None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service.db.tables import earning_rules, program_settings
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.ledger.earning import EarningRule, RuleCondition, RuleKind
+from loyalty_service.program import settings as program_settings_memo
 
 __all__ = [
     "RuleCache",
@@ -112,6 +113,7 @@ async def insert_version(
     conn: AsyncConnection, rule: EarningRule, *, created_by: str, now: datetime
 ) -> StoredRule:
     """Store a new version and bump the revision, so every process drops its cached rules."""
+    program_settings_memo.forget()  # the revision read earlier in this transaction is moving
     await conn.execute(
         insert(earning_rules).values(
             rule_id=rule.rule_id,

@@ -6,6 +6,7 @@ idempotency claim, the ledger change, its events and the stored answer commit to
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
@@ -23,7 +24,7 @@ from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.ledger.spending import SpendInput, adjust_points, cancel_spend, spend_points
 from loyalty_service.members import api as members_api
 from loyalty_service.program import settings as program_settings
-from loyalty_service.runtime import Runtime
+from loyalty_service.runtime import Runtime, WriteCall
 from loyalty_service.validation import Checks
 
 __all__ = ["LedgerServicer"]
@@ -33,14 +34,22 @@ _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
 
 
+def _lock_order(member: members_api.MemberKey) -> tuple[str, str]:
+    """A total order of member references (ids first, then identifiers by kind and value)."""
+    if member.member_id is not None:
+        return ("", member.member_id)
+    return (str(member.kind), member.value or "")
+
+
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._rules = RuleCache()
 
-    async def _record_purchase(
-        self, request: ledger_pb2.RecordPurchaseRequest, purchase: PurchaseInput, *, max_age: timedelta | None
-    ) -> tuple[ledger_pb2.RecordPurchaseResponse, bool]:
+    def _purchase_work(
+        self, purchase: PurchaseInput, *, max_age: timedelta | None
+    ) -> Callable[[AsyncConnection], Awaitable[ledger_pb2.RecordPurchaseResponse]]:
+        """The transaction body of one purchase (RecordPurchase and each offline item alike)."""
         principal = current_principal()
         requests.authorize_channel(principal, purchase.channel, purchase.store_id)
 
@@ -56,12 +65,17 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 conn, purchase, now=now, credential_id=principal.credential_id, rules=self._rules
             )
 
+        return work
+
+    async def _record_purchase(
+        self, request: ledger_pb2.RecordPurchaseRequest, purchase: PurchaseInput, *, max_age: timedelta | None
+    ) -> tuple[ledger_pb2.RecordPurchaseResponse, bool]:
         return await self._rt.write_outcome(
             method="RecordPurchase",
             request=request,
             key=request.idempotency_key,
             response_type=ledger_pb2.RecordPurchaseResponse,
-            work=work,
+            work=self._purchase_work(purchase, max_age=max_age),
         )
 
     async def RecordPurchase(
@@ -77,15 +91,19 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def SyncOfflinePurchases(
         self, request: ledger_pb2.SyncOfflinePurchasesRequest, context: Context
     ) -> ledger_pb2.SyncOfflinePurchasesResponse:
-        """Each item alone: its own key, transaction and result; a bad item does not fail the others."""
+        """Each item as its own RecordPurchase (its key, its effect, its result; a bad item does not
+        fail the others), written in chunks: one transaction per chunk, a savepoint per item
+        (`Runtime.write_each`), items ordered by member so that concurrent uploads lock members in
+        one order."""
         checks = Checks()
         checks.count("purchases", len(request.purchases), minimum=1, maximum=MAX_SYNC_ITEMS)
         checks.done()
         settings = await self._rt.read(program_settings.read)
         max_age = timedelta(days=settings.offline_max_age_days)
         answer = ledger_pb2.SyncOfflinePurchasesResponse()
+        results = [answer.results.add(index=index) for index in range(len(request.purchases))]
+        valid: list[tuple[int, PurchaseInput, WriteCall[ledger_pb2.RecordPurchaseResponse]]] = []
         for index, item in enumerate(request.purchases):
-            result = answer.results.add(index=index)
             try:
                 item_checks = Checks()
                 purchase = requests.read_purchase(
@@ -93,11 +111,23 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 )
                 item_checks.done()
                 assert purchase is not None
-                response, replayed = await self._record_purchase(item, purchase, max_age=max_age)
-                result.purchase.CopyFrom(response)
-                result.duplicate = replayed
+                work = self._purchase_work(purchase, max_age=max_age)
             except LoyaltyError as error:
-                result.error.CopyFrom(requests.item_error(error))
+                results[index].error.CopyFrom(requests.item_error(error))
+                continue
+            valid.append((index, purchase, WriteCall(item, item.idempotency_key, work)))
+        valid.sort(key=lambda v: _lock_order(v[1].member))  # stable: one member's items keep their order
+        outcomes = await self._rt.write_each(
+            method="RecordPurchase",
+            response_type=ledger_pb2.RecordPurchaseResponse,
+            calls=[call for _, _, call in valid],
+        )
+        for (index, _, _), outcome in zip(valid, outcomes, strict=True):
+            if isinstance(outcome, LoyaltyError):
+                results[index].error.CopyFrom(requests.item_error(outcome))
+            else:
+                results[index].purchase.CopyFrom(outcome[0])
+                results[index].duplicate = outcome[1]
         return answer
 
     async def RecordRefund(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
@@ -32,23 +34,44 @@ class MemberKey:
     value: str | None = None
 
 
+_resolved: ContextVar[tuple[object, store.MemberRow] | None] = ContextVar("resolved_member", default=None)
+"""The member row `resolve` just read, and the transaction it was read in: a purchase resolves a
+reference and then requires the member by id, and the second look-up can use the first's row."""
+
+
 async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
     if key.member_id is not None:
         row = await store.get_member(conn, key.member_id)
-        return None if row is None else row.member_id
-    assert key.kind is not None
-    assert key.value is not None
-    return await store.find_by_identifier(conn, key.kind, key.value)
+    else:
+        assert key.kind is not None
+        assert key.value is not None
+        row = await store.member_by_identifier(conn, key.kind, key.value)
+    _resolved.set(None if row is None else (await fast.transaction_of(conn), row))
+    return None if row is None else row.member_id
+
+
+async def _just_resolved(conn: AsyncConnection, member_id: str) -> store.MemberRow | None:
+    """The row `resolve` read for `member_id` in this transaction (once), or None."""
+    memo = _resolved.get()
+    if memo is None or memo[1].member_id != member_id:
+        return None
+    _resolved.set(None)
+    return memo[1] if memo[0] is await fast.transaction_of(conn) else None
 
 
 async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed: bool = False) -> str:
     """The member's id, or NOT_FOUND; a member merged into another is FAILED_PRECONDITION."""
-    member_id = await resolve(conn, key)
-    if member_id is None:
+    # One statement: the member row answers both "who" and "may it be used".
+    if key.member_id is not None:
+        row = await _just_resolved(conn, key.member_id) or await store.get_member(conn, key.member_id)
+    else:
+        assert key.kind is not None
+        assert key.value is not None
+        row = await store.member_by_identifier(conn, key.kind, key.value)
+    if row is None:
         raise NotFound("member", key.member_id or f"{key.kind}:{'*' * 4}")
+    member_id = row.member_id
     if not allow_closed:
-        row = await store.get_member(conn, member_id)
-        assert row is not None
         if row.status is MemberStatus.CLOSED:
             raise FailedPrecondition(
                 f"member {member_id} was merged into {row.merged_into}",

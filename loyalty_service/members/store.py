@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import accounts, consent_changes, member_consents, member_identifiers, members
 from loyalty_service.members.domain import ConsentPurpose, IdentifierKind, MemberStatus
 
@@ -26,6 +28,7 @@ __all__ = [
     "identifiers_of",
     "lock_member",
     "mark_erased",
+    "member_by_identifier",
     "record_consent",
     "set_status",
 ]
@@ -78,9 +81,29 @@ async def create_member(
     return _member(row)
 
 
+# The look-ups of every ledger call, as prepared text through `db.fast`.
+_MEMBER_SQL = "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at from members m"
+_GET_MEMBER = f"{_MEMBER_SQL} where m.member_id = $1"
+_MEMBER_BY_IDENTIFIER = (
+    f"{_MEMBER_SQL} join member_identifiers i on i.member_id = m.member_id where i.kind = $1 and i.value = $2"
+)
+_FIND_BY_IDENTIFIER = "select member_id from member_identifiers where kind = $1 and value = $2"
+
+
+def _member_record(row: Any) -> MemberRow:
+    member_id, status, display_name, merged_into, created_at = row
+    return MemberRow(member_id, MemberStatus(status), display_name, merged_into, created_at)
+
+
 async def get_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
-    row = (await conn.execute(select(*_MEMBER_COLUMNS).where(members.c.member_id == member_id))).one_or_none()
-    return None if row is None else _member(row)
+    row = await fast.fetchrow(conn, _GET_MEMBER, member_id)
+    return None if row is None else _member_record(row)
+
+
+async def member_by_identifier(conn: AsyncConnection, kind: IdentifierKind, value: str) -> MemberRow | None:
+    """The holder of an identifier with its row, in one statement."""
+    row = await fast.fetchrow(conn, _MEMBER_BY_IDENTIFIER, kind.value, value)
+    return None if row is None else _member_record(row)
 
 
 async def lock_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
@@ -102,13 +125,8 @@ async def set_status(
 
 
 async def find_by_identifier(conn: AsyncConnection, kind: IdentifierKind, value: str) -> str | None:
-    return (
-        await conn.execute(
-            select(member_identifiers.c.member_id).where(
-                member_identifiers.c.kind == kind.value, member_identifiers.c.value == value
-            )
-        )
-    ).scalar_one_or_none()
+    found = await fast.fetchval(conn, _FIND_BY_IDENTIFIER, kind.value, value)
+    return None if found is None else str(found)
 
 
 async def claim_identifier(

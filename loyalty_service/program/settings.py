@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import program_settings
 
-__all__ = ["ProgramSettings", "read", "write"]
+__all__ = ["ProgramSettings", "forget", "read", "write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +36,37 @@ _COLUMNS = (
 )
 
 
+_READ = f"select {', '.join(c.name for c in _COLUMNS)} from program_settings where settings_id = 1"
+
+
+_read_in: ContextVar[tuple[object, ProgramSettings] | None] = ContextVar("program_settings", default=None)
+"""The settings read last in this task, and the transaction they were read in: the purchases of an
+offline batch share one transaction and read the settings once. Writes in the transaction forget it."""
+
+
 async def read(conn: AsyncConnection) -> ProgramSettings:
-    row = (await conn.execute(select(*_COLUMNS).where(program_settings.c.settings_id == 1))).one()
-    return ProgramSettings(*row)
+    """Read on every purchase: prepared text through `db.fast`, once per transaction."""
+    transaction = await fast.transaction_of(conn)
+    memo = _read_in.get()
+    if memo is not None and memo[0] is transaction:
+        return memo[1]
+    row = await fast.fetchrow(conn, _READ)
+    if row is None:
+        raise NoResultFound("no programme settings row")
+    settings = ProgramSettings(*row)
+    _read_in.set((transaction, settings))
+    return settings
+
+
+def forget() -> None:
+    """The settings row is being changed in this task's transaction: read it again next time."""
+    _read_in.set(None)
 
 
 async def write(
     conn: AsyncConnection, *, pending_days: int, expiry_months: int, offline_max_age_days: int, now: datetime
 ) -> ProgramSettings:
+    forget()
     row = (
         await conn.execute(
             update(program_settings)

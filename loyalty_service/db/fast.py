@@ -1,0 +1,122 @@
+"""Hot-path statements straight to asyncpg, inside the caller's SQLAlchemy transaction.
+
+The profile of a purchase (docs/performance.md) showed 42% of the server's CPU in SQLAlchemy Core:
+building each statement anew, generating its cache key, looking up the compiled form, and the greenlet
+bridge. The statements of the purchase, balance and spend paths are therefore written once as SQL text
+with `$n` parameters and sent on the transaction's own asyncpg connection; asyncpg prepares each text
+once per connection (its statement cache) and binds only the parameters afterwards.
+
+The connection is the one SQLAlchemy holds for `conn`, in the same transaction: `driver` makes sure the
+transaction has begun (SQLAlchemy's asyncpg adapter sends BEGIN lazily, at its first statement) with the
+connection's isolation level, so raw and Core statements can be mixed freely. Driver errors are turned
+into SQLAlchemy's `DBAPIError` classes, exactly as a Core statement would raise them, so retries on
+serialisation failures and deadlocks (`db.transaction`) and the UNAVAILABLE mapping work unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["execute", "executemany", "fetch", "fetchrow", "fetchval", "insert", "transaction_of"]
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[bool, ...]]] = {}
+
+
+async def _adapted(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's asyncpg adapter of `conn`, with its transaction begun."""
+    if not conn.in_transaction():
+        await conn.begin()  # autobegin, as the first Core statement would
+    raw = await conn.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if adapted._transaction is None and not adapted.autocommit:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+    return adapted
+
+
+async def transaction_of(conn: AsyncConnection) -> object:
+    """The driver transaction `conn` is in (begun if need be): the key of what a transaction may
+    remember (a value read earlier in the same transaction). A new transaction is a new object."""
+    transaction: object = (await _adapted(conn))._transaction
+    return transaction
+
+
+def _translated(adapted: Any, sql: str, args: Sequence[Any], error: Exception) -> BaseException:
+    try:
+        adapted._handle_exception(error)  # raises the DB-API error class for the asyncpg error
+    except Exception as dbapi_error:
+        dbapi = adapted.dbapi
+        return DBAPIError.instance(sql, tuple(args), dbapi_error, dbapi.Error)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
+    adapted = await _adapted(conn)
+    try:
+        return list(await adapted.driver_connection.fetch(sql, *args))
+    except Exception as error:
+        raise _translated(adapted, sql, args, error) from error
+
+
+async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> Any:
+    adapted = await _adapted(conn)
+    try:
+        return await adapted.driver_connection.fetchrow(sql, *args)
+    except Exception as error:
+        raise _translated(adapted, sql, args, error) from error
+
+
+async def fetchval(conn: AsyncConnection, sql: str, *args: Any) -> Any:
+    adapted = await _adapted(conn)
+    try:
+        return await adapted.driver_connection.fetchval(sql, *args)
+    except Exception as error:
+        raise _translated(adapted, sql, args, error) from error
+
+
+async def execute(conn: AsyncConnection, sql: str, *args: Any) -> str:
+    """Run one statement; returns the status ('UPDATE 1', ...)."""
+    adapted = await _adapted(conn)
+    try:
+        return str(await adapted.driver_connection.execute(sql, *args))
+    except Exception as error:
+        raise _translated(adapted, sql, args, error) from error
+
+
+async def executemany(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    adapted = await _adapted(conn)
+    try:
+        await adapted.driver_connection.executemany(sql, rows)
+    except Exception as error:
+        raise _translated(adapted, sql, (), error) from error
+
+
+def _insert_sql(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[bool, ...]]:
+    """`insert into table (columns) values ($1, ...)`, and which columns hold JSON (sent as text)."""
+    key = (table.name, columns)
+    found = _INSERTS.get(key)
+    if found is None:
+        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        sql = f"insert into {table.name} ({', '.join(columns)}) values ({placeholders})"
+        json_columns = tuple(isinstance(table.c[name].type, JSON | JSONB) for name in columns)
+        found = _INSERTS[key] = (sql, json_columns)
+    return found
+
+
+async def insert(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> None:
+    """One row, as `conn.execute(insert(table).values(**values))` would write it."""
+    columns = tuple(values)
+    sql, json_columns = _insert_sql(table, columns)
+    args = [
+        json.dumps(values[name]) if is_json and values[name] is not None else values[name]
+        for name, is_json in zip(columns, json_columns, strict=True)
+    ]
+    await execute(conn, sql, *args)
