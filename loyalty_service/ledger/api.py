@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.errors import InsufficientPoints, NotFound
 from loyalty_service.kernel.clock import add_months
+from loyalty_service.kernel.ids import new_id
 from loyalty_service.ledger import records, store
 from loyalty_service.ledger.book import HELD_UNTIL_RELEASED, Book, Cause
 from loyalty_service.ledger.earning import EarningRule, RuleCondition, RuleKind, rules_as_of
@@ -236,8 +237,9 @@ async def reverse_purchase(
 ) -> tuple[int, str]:
     """Reverse what is left of a purchase's points (a cancelled order) on the caller's open `book`.
 
-    Takes the purchase's own lot first, like a refund; records the points as reversed so that a
-    later refund of the same order reverses nothing more. Returns (points reversed, entry id or "").
+    Takes the purchase's own lot first, like a refund; records the points as reversed (a refunds row of
+    amount 0, so `check` still finds the purchase's reversals in its refunds) so that a later refund of
+    the same order reverses nothing more. Returns (points reversed, entry id or "").
     """
     purchase = await records.lock_purchase(conn, member_id=book.member_id, purchase_id=purchase_id)
     if purchase is None:
@@ -249,5 +251,17 @@ async def reverse_purchase(
     book.add_lifetime(-points)
     await records.record_refund_totals(
         conn, purchase, refunded_minor=purchase.refunded_minor, reversed_points=purchase.points
+    )
+    await records.insert_refund(
+        conn,
+        member_id=book.member_id,
+        refund_id=new_id("ref"),
+        purchase_id=purchase_id,
+        amount_minor=0,
+        points_reversed=points,
+        lines=[],
+        entry_id=entry.entry_id,
+        occurred_at=cause.occurred_at,
+        recorded_at=book.now,
     )
     return points, entry.entry_id

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from loyalty.v1 import ledger_pb2_grpc, members_pb2, members_pb2_grpc, program_pb2, program_pb2_grpc
+from loyalty.v1 import (
+    journeys_pb2_grpc,
+    ledger_pb2_grpc,
+    members_pb2,
+    members_pb2_grpc,
+    program_pb2,
+    program_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_service.app import Service
@@ -42,6 +49,7 @@ class Client:
         self.members: Any = _Authed(members_pb2_grpc.MemberServiceStub(channel), metadata)
         self.ledger: Any = _Authed(ledger_pb2_grpc.LedgerServiceStub(channel), metadata)
         self.program: Any = _Authed(program_pb2_grpc.ProgramServiceStub(channel), metadata)
+        self.journeys: Any = _Authed(journeys_pb2_grpc.JourneyServiceStub(channel), metadata)
 
 
 @dataclass
