@@ -43,13 +43,13 @@ def core_count() -> int:
 
 
 def parse_workers(value: str | None) -> int:
-    """`--workers` / LOYALTY_WORKERS: a count, or `0`/`auto` for the core count; unset is 1 for now.
+    """`--workers` / LOYALTY_WORKERS: a count, or `0`/`auto` for the core count; unset is the core count.
 
-    The performance issue wants the core count as the default; it stays 1 until the lead flips it,
-    so that existing deployments and tests keep one process.
+    One CPython process uses one core, so a host serves with all of them unless told otherwise
+    (`--workers 1` or LOYALTY_WORKERS=1 for a single process, as the tests' servers do).
     """
     if value is None or value.strip() == "":
-        return 1
+        return core_count()
     text = value.strip().lower()
     if text == "auto":
         return core_count()

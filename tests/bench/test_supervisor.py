@@ -18,8 +18,9 @@ from tests.support.processes import TEST_SIGNING_KEY, free_port, wait_serving
 
 
 def test_parse_workers() -> None:
-    assert parse_workers(None) == 1
-    assert parse_workers("") == 1
+    assert parse_workers(None) == core_count()  # the default: one process per core
+    assert parse_workers("") == core_count()
+    assert parse_workers("1") == 1
     assert parse_workers("3") == 3
     assert parse_workers("0") == core_count()
     assert parse_workers("auto") == core_count()

@@ -56,6 +56,7 @@ class _Embedded:
             LOYALTY_GRPC_PORT=str(self.port),
             LOYALTY_METRICS_PORT="0",
             LOYALTY_GRACE_SECONDS="2",
+            LOYALTY_WORKERS="1",  # one process: the demo banner is its stdout
         )
         env.pop("LOYALTY_TEST_DATABASE_URL", None)
         with self.out.open("wb") as out, self.err.open("wb") as err:

@@ -85,6 +85,7 @@ def start_server_process(
         "LOYALTY_DATA_DIR": str(log_dir / f"data-{port}"),
         "LOYALTY_MIGRATE_ON_START": "false",
         "LOYALTY_GRACE_SECONDS": "5",
+        "LOYALTY_WORKERS": "1",  # one process per server: the tests signal and kill it by pid
         **(extra_env or {}),
     }
     log_path = log_dir / f"server-{port}.log"
