@@ -1,5 +1,5 @@
 """The pure journey rules: referral codes, self-referral keys, and the cross-channel earning conditions
-(ledger.earning with the facts journeys.api computes) against a reference model, out-of-order uploads included.
+(ledger.earning with the facts journeys.api computes) against a reference model, out-of-order uploads too.
 """
 
 from __future__ import annotations
