@@ -82,6 +82,9 @@ async def award_stamp(
     definitions = {s.stamp_id: s for s in spec.stamps}
     if stamp_id not in definitions:
         return False
+    # Lock order (decision 0004): the member's ledger, then the member's passport row. A play granting a
+    # stamp prize already holds the ledger; the processor took it for the batch's members in id order.
+    await ledger_api.lock_ledger(conn, member_id)
     cycle, completions = await store.lock_member(conn, member_id=member_id, passport_id=passport_id, now=now)
     if completions and not spec.repeatable:
         return False

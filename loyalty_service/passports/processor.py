@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty.v1 import events_pb2, ledger_pb2, rewards_pb2
@@ -27,6 +28,7 @@ from loyalty_service.db.tables import purchases
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.events.cursor import FeedCursor
 from loyalty_service.events.feed import StoredEvent, head_position, program_events
+from loyalty_service.ledger import api as ledger_api
 from loyalty_service.passports import api, store
 from loyalty_service.passports.conditions import Facts, matching_stamps, stamp_rule
 from loyalty_service.runtime import Runtime
@@ -122,14 +124,23 @@ async def facts_of(
     return None
 
 
-async def _apply(conn: AsyncConnection, events: list[StoredEvent], now: datetime) -> int:
-    awarded = 0
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    member_id: str
+    passport_id: str
+    stamp_id: str
+    source: api.StampSource
+
+
+async def _candidates(conn: AsyncConnection, events: list[StoredEvent], now: datetime) -> list[_Candidate]:
+    """The stamps the events may earn, in event order (reads only: no lock taken yet)."""
     open_passports = [
         (str(r.passport_id), [stamp_rule(s) for s in dict(r.spec).get("stamps", [])])
         for r in await store.list_passports(conn, open_at=now)
     ]
     if not open_passports:
-        return 0
+        return []
+    found_all: list[_Candidate] = []
     for stored in events:
         found = await facts_of(conn, stored.member_id, events_pb2.EventPayload.FromString(stored.payload))
         if found is None:
@@ -143,16 +154,30 @@ async def _apply(conn: AsyncConnection, events: list[StoredEvent], now: datetime
             event_id=stored.event_id,
         )
         for passport_id, rules in open_passports:
-            for stamp_id in matching_stamps(rules, facts):
-                if await api.award_stamp(
-                    conn,
-                    member_id=stored.member_id,
-                    passport_id=passport_id,
-                    stamp_id=stamp_id,
-                    source=source,
-                    now=now,
-                ):
-                    awarded += 1
+            found_all += [
+                _Candidate(stored.member_id, passport_id, stamp_id, source)
+                for stamp_id in matching_stamps(rules, facts)
+            ]
+    return found_all
+
+
+async def _apply(conn: AsyncConnection, events: list[StoredEvent], now: datetime) -> int:
+    """Award the batch's stamps. Lock order (decision 0004): the members' ledgers in member-id order
+    first, as every multi-member transaction does, then per award its (member, passport) row."""
+    candidates = await _candidates(conn, events, now)
+    for member_id in sorted({c.member_id for c in candidates}):
+        await ledger_api.lock_ledger(conn, member_id)
+    awarded = 0
+    for c in candidates:
+        if await api.award_stamp(
+            conn,
+            member_id=c.member_id,
+            passport_id=c.passport_id,
+            stamp_id=c.stamp_id,
+            source=c.source,
+            now=now,
+        ):
+            awarded += 1
     return awarded
 
 
