@@ -136,6 +136,15 @@ from loyalty_clients._ops_rewards import (
     VoucherCancellation,
     VoucherState,
 )
+from loyalty_clients._ops_tiers import (
+    TierBasis,
+    TierDefinition,
+    TierLadder,
+    TierLadderSpec,
+    TierRequired,
+    TierStatus,
+    TierWindow,
+)
 from loyalty_clients._transport import RetryPolicy, TlsConfig, new_idempotency_key
 from loyalty_clients.app_backend import AppBackendClient, AsyncAppBackendClient
 from loyalty_clients.marketing import AsyncMarketingClient, MarketingClient
@@ -265,6 +274,13 @@ __all__ = [
     "StampRef",
     "Store",
     "SyncReport",
+    "TierBasis",
+    "TierDefinition",
+    "TierLadder",
+    "TierLadderSpec",
+    "TierRequired",
+    "TierStatus",
+    "TierWindow",
     "TlsConfig",
     "Unauthenticated",
     "Unavailable",

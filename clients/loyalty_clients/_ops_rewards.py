@@ -65,7 +65,14 @@ async def list_offers(t: Transport, member: MemberRef | None) -> tuple[RewardOff
         request.member.CopyFrom(c.member_ref(member))
     answer = await t.call(REWARDS + "ListRewards", request, rewards_pb2.ListRewardsResponse)
     return tuple(
-        RewardOffer(reward=reward(o.reward), affordable=o.affordable, redeemable=o.redeemable, held=o.held)
+        RewardOffer(
+            reward=reward(o.reward),
+            affordable=o.affordable,
+            redeemable=o.redeemable,
+            held=o.held,
+            required_tier_id=o.required_tier_id,
+            required_tier_name=o.required_tier_name,
+        )
         for o in answer.offers
     )
 

@@ -87,6 +87,9 @@ class RewardOffer:
     affordable: bool
     redeemable: bool
     held: int
+    required_tier_id: str = ""
+    """Reserved for this status tier and above (empty: for everyone); below it, not redeemable."""
+    required_tier_name: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
@@ -34,6 +35,7 @@ class AsyncAppBackendClient(
     games.PassportsForMembers,
     games.Leaderboards,
     privacy.MemberDataRequests,
+    tiers.MemberTiers,
 ):
     """The app back end (an `app_backend` credential).
 
@@ -65,6 +67,7 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
 
     lookup_member = blocking(AsyncAppBackendClient.lookup_member)
     get_member = blocking(AsyncAppBackendClient.get_member)
+    member_tier = blocking(AsyncAppBackendClient.member_tier)
     enroll_member = blocking(AsyncAppBackendClient.enroll_member)
     link_identifier = blocking(AsyncAppBackendClient.link_identifier)
     update_consent = blocking(AsyncAppBackendClient.update_consent)

@@ -18,6 +18,7 @@ from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
@@ -62,6 +63,8 @@ class AsyncMarketingClient(
     games.Leaderboards,
     challenges.ChallengeOffice,
     privacy.MemberDataRequests,
+    tiers.MemberTiers,
+    tiers.TierLadderOffice,
 ):
     """Marketing and programme staff (a `backoffice` credential).
 
@@ -285,6 +288,10 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
 
     lookup_member = blocking(AsyncMarketingClient.lookup_member)
     get_member = blocking(AsyncMarketingClient.get_member)
+    member_tier = blocking(AsyncMarketingClient.member_tier)
+    set_tier_ladder = blocking(AsyncMarketingClient.set_tier_ladder)
+    get_tier_ladder = blocking(AsyncMarketingClient.get_tier_ladder)
+    list_tier_ladders = blocking(AsyncMarketingClient.list_tier_ladders)
     enroll_member = blocking(AsyncMarketingClient.enroll_member)
     link_identifier = blocking(AsyncMarketingClient.link_identifier)
     update_consent = blocking(AsyncMarketingClient.update_consent)

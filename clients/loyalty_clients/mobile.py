@@ -20,6 +20,7 @@ from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ClientBase, ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import (
@@ -61,6 +62,7 @@ class AsyncMobileAppClient(
     games.MemberGames,
     privacy.MemberPrivacy,
     live.MemberWatching,
+    tiers.MyTier,
     ClientBase,
 ):
     """The member's app. Get the token from the app back end (`issue_member_token`).
@@ -187,6 +189,7 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
         return self._async.member_id
 
     get_member = blocking(AsyncMobileAppClient.get_member)
+    my_tier = blocking(AsyncMobileAppClient.my_tier)
     balance = blocking(AsyncMobileAppClient.balance)
     export_my_data = blocking(AsyncMobileAppClient.export_my_data)
     erase_me = blocking(AsyncMobileAppClient.erase_me)

@@ -17,6 +17,7 @@ from loyalty_clients import _operations as ops
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking
 from loyalty_clients._errors import Unavailable
@@ -51,6 +52,7 @@ class AsyncPosClient(
     rewards.Redemptions,
     draws.DrawReading,
     games.Leaderboards,
+    tiers.MemberTiers,
 ):
     """A till of one store (a `pos` credential). With `queue_path`, purchases survive outages.
 
@@ -228,6 +230,7 @@ class PosClient(BlockingClient[AsyncPosClient]):
 
     lookup_member = blocking(AsyncPosClient.lookup_member)
     get_member = blocking(AsyncPosClient.get_member)
+    member_tier = blocking(AsyncPosClient.member_tier)
     enroll_member = blocking(AsyncPosClient.enroll_member)
     link_identifier = blocking(AsyncPosClient.link_identifier)
     balance = blocking(AsyncPosClient.balance)

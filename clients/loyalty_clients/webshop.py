@@ -10,6 +10,7 @@ from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
+from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
 from loyalty_clients._models import Channel
@@ -38,6 +39,7 @@ class AsyncWebShopClient(
     games.PassportsForMembers,
     games.Leaderboards,
     privacy.MemberDataRequests,
+    tiers.MemberTiers,
 ):
     """The web shop (a `webshop` credential). `store_id` names the shop in orders (one per site).
 
@@ -77,6 +79,7 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
 
     lookup_member = blocking(AsyncWebShopClient.lookup_member)
     get_member = blocking(AsyncWebShopClient.get_member)
+    member_tier = blocking(AsyncWebShopClient.member_tier)
     enroll_member = blocking(AsyncWebShopClient.enroll_member)
     link_identifier = blocking(AsyncWebShopClient.link_identifier)
     update_consent = blocking(AsyncWebShopClient.update_consent)
