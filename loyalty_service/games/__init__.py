@@ -39,6 +39,7 @@ from loyalty_service.games.prizes import (
     is_available,
     odds,
     outcome_for_draw,
+    stock_after_update,
 )
 
 __all__ = [
@@ -72,4 +73,5 @@ __all__ = [
     "outcome_for_draw",
     "publish_odds",
     "remaining_plays",
+    "stock_after_update",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "is_available",
     "odds",
     "outcome_for_draw",
+    "stock_after_update",
 ]
 
 
@@ -216,6 +217,16 @@ def after_win(prize: Prize) -> Prize:
         raise ValueError(f"prize {prize.prize_id} is not available")
     stock = None if prize.stock_remaining is None else prize.stock_remaining - 1
     return replace(prize, stock_remaining=stock, won_today=prize.won_today + 1)
+
+
+def stock_after_update(total: int | None, won_so_far: int) -> int | None:
+    """A kept prize's stock left once a game update sets its total: what it has given counts (never < 0).
+
+    `total` None is unlimited. An added prize has won nothing, so it starts with its whole total.
+    """
+    if won_so_far < 0 or (total is not None and total < 0):
+        raise ValueError("total and wins are >= 0")
+    return None if total is None else max(0, total - won_so_far)
 
 
 def _total_weight(table: PrizeTable) -> int:

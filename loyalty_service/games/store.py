@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables_games import game_plays, game_prize_days, game_prizes, games, play_token_rules
+from loyalty_service.games.prizes import stock_after_update
 
 __all__ = [
     "GameRow",
@@ -70,7 +71,7 @@ async def save_game(
             )
         )
     for position, (prize_id, total) in enumerate(stock.items()):
-        remaining = None if total is None else max(0, total - won.get(prize_id, 0))
+        remaining = stock_after_update(total, won.get(prize_id, 0))
         await conn.execute(
             insert(game_prizes)
             .values(game_id=game_id, prize_id=prize_id, position=position, stock_remaining=remaining)

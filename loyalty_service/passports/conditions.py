@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Facts", "StampRule", "matches", "matching_stamps", "stamp_rule"]
+__all__ = ["Facts", "StampRule", "line_category_amounts", "matches", "matching_stamps", "stamp_rule"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,3 +100,22 @@ def matches(rule: StampRule, facts: Facts) -> bool:
 def matching_stamps(rules: Iterable[StampRule], facts: Facts) -> list[str]:
     """The ids of the stamps the facts earn, in passport order."""
     return [rule.stamp_id for rule in rules if matches(rule, facts)]
+
+
+_LINES_MAX = 1000
+
+
+def line_category_amounts(lines: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The total of a purchase's stored lines per category (lines without one are left out).
+
+    The old-format path reads lines from the `purchases` row; `purchase_recorded` carries the same totals
+    (ledger/purchase_event.py), so both events of one purchase give the same facts and the same stamps.
+    """
+    totals: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if index >= _LINES_MAX:
+            break
+        category = line.get("category")
+        if category:
+            totals[str(category)] = totals.get(str(category), 0) + int(line["amount_minor"])
+    return totals

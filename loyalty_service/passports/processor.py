@@ -30,7 +30,7 @@ from loyalty_service.events.cursor import FeedCursor
 from loyalty_service.events.feed import StoredEvent, head_position, program_events
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.passports import api, store
-from loyalty_service.passports.conditions import Facts, matching_stamps, stamp_rule
+from loyalty_service.passports.conditions import Facts, line_category_amounts, matching_stamps, stamp_rule
 from loyalty_service.runtime import Runtime
 
 __all__ = ["CURSOR_NAME", "facts_of", "process_once", "run_processor"]
@@ -61,17 +61,13 @@ async def _purchase_facts(
     ).one_or_none()
     if row is None:
         return None
-    categories: dict[str, int] = {}
-    for line in list(row.lines)[:1000]:
-        if line.get("category"):
-            categories[line["category"]] = categories.get(line["category"], 0) + int(line["amount_minor"])
     facts = Facts(
         kind="purchase",
         channel=channel,
         store_id=entry.store_id,
         amount_minor=int(row.amount_minor),
         currency=str(row.currency),
-        category_amounts=categories,
+        category_amounts=line_category_amounts(row.lines),
     )
     return facts, channel, entry.store_id, str(row.purchase_id)
 

@@ -27,6 +27,7 @@ from loyalty_service.games.prizes import (
     is_available,
     odds,
     outcome_for_draw,
+    stock_after_update,
 )
 
 FAST = settings(max_examples=100, deadline=None)
@@ -228,3 +229,40 @@ def test_grants_are_a_tagged_union() -> None:
     table = effective_table([prize("a", 1)], no_prize_weight=3)
     assert_type(odds(table), dict[Outcome, Fraction])
     assert odds(table)[NO_PRIZE] == Fraction(3, 4)
+
+
+_UPDATES = st.one_of(st.none(), st.integers(0, 30))
+
+
+@given(st.lists(st.one_of(st.tuples(st.just("update"), _UPDATES), st.just(("play", None))), max_size=80))
+def test_game_updates_never_give_a_prize_beyond_its_total(steps: list[tuple[str, int | None]]) -> None:
+    """Goal: whatever the updates (totals raised, lowered, unlimited) and plays in between, a kept prize's
+    stock left is always its current total minus everything it has given (never below 0), so it is never
+    won more than max(total, wins before the update) times."""
+    total: int | None = 5
+    remaining, wins = stock_after_update(total, 0), 0
+    assert remaining == 5
+    for kind, value in steps:
+        if kind == "update":
+            before = wins
+            total, remaining = value, stock_after_update(value, wins)
+        elif remaining is None or remaining > 0:
+            wins += 1
+            remaining = None if remaining is None else remaining - 1
+        if total is None:
+            assert remaining is None
+        else:
+            assert remaining == max(0, total - wins)
+            assert wins <= max(total, before if kind == "update" else wins)
+
+
+def test_stock_after_update_edges() -> None:
+    """Goal: the valid edge (all given: 0 left) and the invalid one (negative counts) just outside it."""
+    assert stock_after_update(3, 3) == 0
+    assert stock_after_update(3, 5) == 0
+    assert stock_after_update(None, 7) is None
+    assert stock_after_update(10, 0) == 10
+    with pytest.raises(ValueError, match=">= 0"):
+        stock_after_update(-1, 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        stock_after_update(1, -1)
