@@ -1,4 +1,4 @@
-"""The back office: a store, a till credential, a base earning rule and a weekend promotion.
+"""The back office: a store, a till credential, a base earning rule, a weekend promotion and a game.
 
 python examples/marketing.py --target localhost:50051 --api-key $LOYALTY_BACKOFFICE_KEY
 """
@@ -10,7 +10,15 @@ import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from loyalty_clients import CredentialKind, EarningRuleSpec, MarketingClient
+from loyalty_clients import (
+    CredentialKind,
+    EarningRuleSpec,
+    GamePrize,
+    GameSpec,
+    MarketingClient,
+    PlayCostKind,
+    PrizeGrant,
+)
 
 
 def main() -> None:
@@ -34,6 +42,18 @@ def main() -> None:
         for rule in office.list_earning_rules():
             print(f"rule {rule.spec.name!r} v{rule.version} {rule.spec.kind}")
         print(f"settings: {office.get_program_settings()}")
+        game = office.create_game(
+            spec=GameSpec(
+                name="Welcome wheel",
+                opens_at=datetime.now(UTC) - timedelta(minutes=1),
+                cost_kind=PlayCostKind.FREE,
+                plays_per_day=1,
+                no_prize_weight=1,
+                prizes=(GamePrize(prize_id="ten", name="10 points", weight=1, grant=PrizeGrant(points=10)),),
+            )
+        )
+        for odds in game.odds:
+            print(f"game {game.spec.name!r}: {odds.parts_per_million / 10_000:.1f}% for {odds.name}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The mobile app, as one member: balance, history and consents.
+"""The mobile app, as one member: balance, history, consents, and one play of each open game.
 
 python examples/mobile_app.py --target localhost:50051 --member-token $LOYALTY_MEMBER_TOKEN
 """
@@ -25,6 +25,10 @@ async def main() -> None:
             print(f"  {entry.occurred_at:%Y-%m-%d} {entry.type} {entry.points:+d}")
         consents = await app.update_consent(changes={ConsentPurpose.LOCATION: True})
         print("consents: " + ", ".join(f"{c.purpose}={'yes' if c.granted else 'no'}" for c in consents))
+        for offer in (await app.games()).games:
+            if offer.can_play:
+                play = (await app.play(game_id=offer.game.game_id)).play
+                print(f"played {offer.game.spec.name}: {play.prize_name if play.won else 'no prize'}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ async def test_examples_run(
 
     office, till, shop = await asyncio.to_thread(programs)
     assert "rule 'base' v1" in office
+    assert "game 'Welcome wheel': 50.0% for 10 points" in office
     assert "member mem_" in till
     assert "+23 points" in till
     assert "refund: -" in shop
@@ -54,3 +55,4 @@ async def test_examples_run(
     app = await asyncio.to_thread(run, "mobile_app.py", *target, "--member-token", token.token, cwd=tmp_path)
     assert "App user: 0 points" in app
     assert "location=yes" in app
+    assert "played Welcome wheel: " in app
