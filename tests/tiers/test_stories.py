@@ -3,6 +3,7 @@ the upgrade, the period-end review, and bad input (a programme of its own with a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from loyalty_service.ledger.check import check_ledger
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers.review import run_once as review
+from tests.foundation.helpers import cli_json, service_env
 from tests.ledger.conftest import Programme, make_programme, member_ref, reason, violations
 from tests.rewards.conftest import give_points, make_reward, rewards_stub
 from tests.support.api import Running, _Authed, new_key
@@ -296,3 +298,28 @@ async def test_ladder_versions_bad_input_and_access(isolated_service: Running) -
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await programme.till.program.ListTierLadders(tiers_pb2.ListTierLaddersRequest())
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_the_tiers_review_command_runs_the_due_reviews(isolated_service: Running) -> None:
+    """Goal: `loyalty-service tiers review` downgrades a member whose hold ended (here set in the past, as
+    if the server had been down over a period end) and prints what it did; a second run does nothing."""
+    running, programme = isolated_service, await make_programme(isolated_service)
+    clock = running.clock
+    assert clock is not None
+    await set_ladder(programme, ladder_spec(), effective_from=to_timestamp(datetime(2020, 1, 1, tzinfo=UTC)))
+    member_id = await programme.member()
+    await programme.buy(member_id, 20_000, occurred_at=clock.now())
+    async with running.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE tier_status SET held_until = :at WHERE member_id = :m"),
+            {"at": datetime(2021, 1, 1, tzinfo=UTC), "m": member_id},
+        )
+    env = service_env(running.url)
+    first = await asyncio.to_thread(cli_json, "tiers", "review", env=env)
+    assert first == [{"members_reviewed": 1, "tier_changes": 1}]
+    assert await asyncio.to_thread(cli_json, "tiers", "review", env=env) == [
+        {"members_reviewed": 0, "tier_changes": 0}
+    ]
+    (_, downgrade) = await tier_events(running, member_id, 2)
+    assert downgrade.reason == tiers_pb2.TIER_CHANGE_REASON_REVIEW_DOWNGRADE
+    assert (await tier_of(programme, member_id)).tier_id == "member"
