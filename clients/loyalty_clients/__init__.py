@@ -145,6 +145,7 @@ from loyalty_clients._ops_tiers import (
     TierStatus,
     TierWindow,
 )
+from loyalty_clients._stats_models import ChannelStoreStats, ProgramStats, SpendComparison
 from loyalty_clients._transport import RetryPolicy, TlsConfig, new_idempotency_key
 from loyalty_clients.app_backend import AppBackendClient, AsyncAppBackendClient
 from loyalty_clients.marketing import AsyncMarketingClient, MarketingClient
@@ -174,6 +175,7 @@ __all__ = [
     "ChallengeSpec",
     "ChallengeStanding",
     "Channel",
+    "ChannelStoreStats",
     "CheckInResult",
     "Consent",
     "ConsentPurpose",
@@ -254,6 +256,7 @@ __all__ = [
     "PrizeGrant",
     "PrizeOdds",
     "ProgramSettings",
+    "ProgramStats",
     "PurchaseCondition",
     "PurchaseLine",
     "PurchaseResult",
@@ -266,6 +269,7 @@ __all__ = [
     "RewardOffer",
     "RewardSpec",
     "RuleCondition",
+    "SpendComparison",
     "SpendEntrySource",
     "SpendResult",
     "StampCondition",

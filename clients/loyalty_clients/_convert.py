@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from loyalty.v1 import audit_pb2, common_pb2, ledger_pb2, members_pb2, program_pb2
+from loyalty.v1 import audit_pb2, common_pb2, ledger_pb2, members_pb2, program_pb2, stats_pb2
 
 from loyalty_clients import _models as m
+from loyalty_clients import _stats_models as st
 
 CHANNEL_TO_PROTO = {
     m.Channel.POS: common_pb2.CHANNEL_POS,
@@ -126,6 +127,8 @@ def rule_spec(spec: m.EarningRuleSpec) -> program_pb2.EarningRuleSpec:
             skus=list(condition.skus),
             min_amount_minor=condition.min_amount_minor,
             first_purchase_in_channel=condition.first_purchase_in_channel,
+            first_purchase_in_second_channel=condition.first_purchase_in_second_channel,
+            store_and_online_same_month=condition.store_and_online_same_month,
         ),
     )
     if spec.valid_from is not None:
@@ -169,6 +172,7 @@ def member(x: members_pb2.Member) -> m.Member:
         enrolled_at=when(x, "enrolled_at"),
         merged_into_member_id=x.merged_into_member_id,
         consent_history=consents(x.consent_history),
+        referral_code=x.referral_code,
     )
 
 
@@ -302,6 +306,8 @@ def rule(x: program_pb2.EarningRule) -> m.EarningRule:
             skus=tuple(c.skus),
             min_amount_minor=c.min_amount_minor,
             first_purchase_in_channel=c.first_purchase_in_channel,
+            first_purchase_in_second_channel=c.first_purchase_in_second_channel,
+            store_and_online_same_month=c.store_and_online_same_month,
         ),
     )
     return m.EarningRule(
@@ -335,4 +341,50 @@ def audit_page(x: audit_pb2.ListAuditEventsResponse) -> m.AuditPage:
             for e in x.events
         ),
         next_page_token=x.next_page_token,
+    )
+
+
+def _amounts(values: object) -> tuple[m.Money, ...]:
+    return tuple(m.Money(x.amount_minor, x.currency) for x in values)  # type: ignore[attr-defined]
+
+
+def program_stats(x: stats_pb2.ProgramStats) -> st.ProgramStats:
+    return st.ProgramStats(
+        occurred_from=when(x, "occurred_from"),
+        occurred_to=when(x, "occurred_to"),
+        members_enrolled=x.members_enrolled,
+        members_active=x.members_active,
+        points_issued=x.points_issued,
+        points_spent=x.points_spent,
+        points_expired=x.points_expired,
+        points_reversed=x.points_reversed,
+        points_outstanding=x.points_outstanding,
+        purchases=x.purchases,
+        revenue=_amounts(x.revenue),
+        multi_channel_members=x.multi_channel_members,
+        multi_channel_share=x.multi_channel_share,
+        spend=tuple(
+            st.SpendComparison(
+                currency=s.currency,
+                single_channel_members=s.single_channel_members,
+                single_channel_average_spend_minor=s.single_channel_average_spend_minor,
+                multi_channel_members=s.multi_channel_members,
+                multi_channel_average_spend_minor=s.multi_channel_average_spend_minor,
+            )
+            for s in x.spend
+        ),
+        by_channel_store=tuple(
+            st.ChannelStoreStats(
+                channel=_CHANNELS.get(b.channel, m.Channel.UNSPECIFIED),
+                store_id=b.store_id,
+                members_active=b.members_active,
+                purchases=b.purchases,
+                revenue=_amounts(b.revenue),
+                points_issued=b.points_issued,
+                points_spent=b.points_spent,
+                points_expired=b.points_expired,
+                points_reversed=b.points_reversed,
+            )
+            for b in x.by_channel_store
+        ),
     )

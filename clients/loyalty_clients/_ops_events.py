@@ -3,8 +3,9 @@ programme feed and figures (the back office).
 
 `watch()` survives the network: when the stream breaks it reconnects with backoff and resumes after the last
 sequence number it delivered, so the caller sees every event once, in order. Events come as the generated
-`loyalty.v1.events_pb2.MemberEvent` (its `payload` oneof is typed by the `.pyi` stubs); the balance snapshot
-that opens every (re)connection as a `Balance`.
+`loyalty.v1.events_pb2.MemberEvent` (its `payload` oneof is typed by the `.pyi` stubs; every feature adds
+kinds to it, so it is the one answer not mirrored as dataclasses); the balance snapshot that opens every
+(re)connection as a `Balance`, programme figures as `ProgramStats`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from loyalty_clients import _convert as convert
 from loyalty_clients._base import ClientBase
 from loyalty_clients._errors import LoyaltyClientError
 from loyalty_clients._models import Balance
+from loyalty_clients._stats_models import ProgramStats
 from loyalty_clients._transport import is_retryable
 
 __all__ = ["BalanceSnapshot", "MemberWatching", "ProgramFeedEvent", "ProgramWatching", "WatchItem"]
@@ -92,7 +94,7 @@ class ProgramFeedEvent:
 class ProgramWatching(ClientBase):
     async def watch_program(
         self, *, from_position: int = 0, figures_interval_seconds: int = 5
-    ) -> AsyncIterator[ProgramFeedEvent | stats_pb2.ProgramStats]:
+    ) -> AsyncIterator[ProgramFeedEvent | ProgramStats]:
         """Every member's events in commit order, and today's figures every few seconds.
 
         >>> async for item in office.watch_program():
@@ -108,11 +110,11 @@ class ProgramWatching(ClientBase):
             if kind == "event":
                 yield ProgramFeedEvent(position=item.event.position, event=item.event.event)
             elif kind == "figures":
-                yield item.figures
+                yield convert.program_stats(item.figures)
 
     async def program_stats(
         self, *, start: datetime | None = None, end: datetime | None = None
-    ) -> stats_pb2.GetProgramStatsResponse:
+    ) -> ProgramStats:
         """Programme figures over [start, end): members, points issued/spent/expired/outstanding, revenue by
         channel and store, multi-channel share and spend.
 
@@ -120,9 +122,10 @@ class ProgramWatching(ClientBase):
         """
         request = stats_pb2.GetProgramStatsRequest()
         if start is not None:
-            request.occurred_from.FromDatetime(start)
+            request.occurred_from.CopyFrom(convert.timestamp(start))
         if end is not None:
-            request.occurred_to.FromDatetime(end)
-        return await self._transport.call(
+            request.occurred_to.CopyFrom(convert.timestamp(end))
+        answer = await self._transport.call(
             PROGRAM + "GetProgramStats", request, stats_pb2.GetProgramStatsResponse
         )
+        return convert.program_stats(answer.stats)

@@ -231,6 +231,11 @@ async def test_channels_serve_members_they_name(service: Running) -> None:
         assert audit.events[0].occurred_at is not None
         assert audit.events[0].after_json
 
+        stats = await office.program_stats(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+        assert stats.members_enrolled >= 1
+        assert stats.occurred_from == now - timedelta(hours=1)
+        assert all(isinstance(row.channel, Channel) for row in stats.by_channel_store)
+
         document = await office.export_member_data(member_id=member_id)
         assert document["member"]["member_id"] == member_id
         erased = await shop.erase_member(member_id=member_id)
