@@ -12,12 +12,13 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from loyalty.v1 import common_pb2, ledger_pb2, ledger_pb2_grpc, members_pb2, members_pb2_grpc
+from loyalty.v1 import common_pb2, ledger_pb2, ledger_pb2_grpc, live_pb2, members_pb2, members_pb2_grpc
 
 from loyalty_service.auth.principal import PrincipalKind
 from loyalty_service.health_watch import INTERVAL_SECONDS, PING_TIMEOUT_SECONDS
 from tests.chaos.postgres import DedicatedPostgres
 from tests.chaos.test_chaos import _credential
+from tests.events.helpers import Replica, replicas
 from tests.support.processes import start_server_process
 
 pytestmark = pytest.mark.slow
@@ -105,3 +106,56 @@ async def test_calls_fail_fast_while_the_database_is_down_and_recover_after(
         assert server.process.poll() is None, "the server had to restart"
     finally:
         server.terminate()
+
+
+async def _resumed_sequences(replica: Replica, member_id: str, *, after: int, wanted: int) -> list[int]:
+    """Read the member's events after sequence `after` as a reconnecting app would: on any stream error,
+    resume after the last sequence delivered. Returns every sequence delivered, in delivery order."""
+    seen: list[int] = []
+    deadline = time.monotonic() + 90
+    while len(seen) < wanted:
+        assert time.monotonic() < deadline, f"only {seen} of {wanted} events"
+        call = replica.live.WatchMember(
+            live_pb2.WatchMemberRequest(member_id=member_id, from_sequence=seen[-1] if seen else after),
+            metadata=replica.metadata,
+            timeout=60,
+        )
+        try:
+            async for message in call:
+                if message.WhichOneof("item") == "event":
+                    seen.append(message.event.sequence)
+                    if len(seen) == wanted:
+                        call.cancel()
+                        break
+        except grpc.aio.AioRpcError as error:
+            assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), error  # noqa: PT017
+            await asyncio.sleep(0.5)
+    return seen
+
+
+async def test_streams_catch_up_after_postgresql_restarts(
+    postgres: DedicatedPostgres, tmp_path: Path
+) -> None:
+    """Goal: a PostgreSQL restart (immediate: crash recovery) between purchases loses no event of a
+    stream on another replica: after resuming, it has every sequence once, in order."""
+    url = await postgres.new_database()
+    async with replicas(url, tmp_path, 2, {"LOYALTY_WATCH_REREAD_SECONDS": "1"}) as (_servers, (a, b)):
+        await b.base_rate()
+        member_id = await b.enroll()  # sequence 1
+        reader = asyncio.create_task(_resumed_sequences(a, member_id, after=1, wanted=2 * 6))
+        for _ in range(3):
+            await b.buy(member_id)  # purchase_recorded + points_changed each
+        await asyncio.to_thread(postgres.restart_immediate)
+        await postgres.wait_ready()
+        bought = 0
+        deadline = time.monotonic() + RECOVERY_SECONDS + HEALTH_SECONDS
+        while bought < 3:
+            try:
+                await b.buy(member_id)
+                bought += 1
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.UNAVAILABLE, error  # noqa: PT017
+                assert time.monotonic() < deadline, "replica B did not recover"
+                await asyncio.sleep(0.3)
+        seen = await asyncio.wait_for(reader, 120)
+    assert seen == list(range(2, 14)), seen
