@@ -9,7 +9,9 @@
     ├── PermissionDenied
     ├── Unauthenticated
     ├── FailedPrecondition           violations
-    │   └── InsufficientPoints       available, requested
+    │   ├── InsufficientPoints       available, requested
+    │   ├── PickupRefused            click-and-collect: collected, cancelled, refunded, wrong store
+    │   └── SelfReferral             a referral code of the new member's own other account
     ├── ResourceExhausted            retry_after
     ├── Unavailable                  the service could not be reached (after the retries)
     ├── DeadlineExceeded             no answer in time (after the retries); the write may have happened
@@ -41,8 +43,10 @@ __all__ = [
     "LoyaltyClientError",
     "NotFound",
     "PermissionDenied",
+    "PickupRefused",
     "PreconditionViolation",
     "ResourceExhausted",
+    "SelfReferral",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -155,6 +159,32 @@ class InsufficientPoints(FailedPrecondition):
         super().__init__(status)
         self.available = _int(status.metadata, "available")
         self.requested = _int(status.metadata, "requested")
+
+
+class PickupRefused(FailedPrecondition):
+    """A click-and-collect pickup that cannot be confirmed; `reason` says why: ALREADY_COLLECTED,
+    ORDER_CANCELLED, ORDER_REFUNDED, WRONG_STORE (`pickup_store_id` names the right one) or
+    NOT_CLICK_AND_COLLECT."""
+
+    def __init__(self, status: RpcStatus) -> None:
+        super().__init__(status)
+        self.pickup_store_id = status.metadata.get("pickup_store_id", "")
+
+
+_PICKUP_REASONS = (
+    "ALREADY_COLLECTED",
+    "ORDER_CANCELLED",
+    "ORDER_REFUNDED",
+    "WRONG_STORE",
+    "NOT_CLICK_AND_COLLECT",
+)
+for _reason in _PICKUP_REASONS:
+    _by_reason(_reason)(PickupRefused)
+
+
+@_by_reason("SELF_REFERRAL")
+class SelfReferral(FailedPrecondition):
+    """An enrolment with the referral code of a member sharing an identifier with the new one."""
 
 
 @_by_code(grpc.StatusCode.RESOURCE_EXHAUSTED)

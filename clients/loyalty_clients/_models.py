@@ -194,6 +194,8 @@ class Member:
     merged_into_member_id: str = ""
     consent_history: tuple[Consent, ...] = ()
     """Filled only when asked for (`include_consent_history=True`)."""
+    referral_code: str = ""
+    """The member's own referral code ("K7QX-M2PA") to give to friends; "" for provisional members."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +361,10 @@ class RuleCondition:
     skus: tuple[str, ...] = ()
     min_amount_minor: int = 0
     first_purchase_in_channel: bool = False
+    first_purchase_in_second_channel: bool = False
+    """Omnichannel (BONUS rules): bought before in another channel, never in this one; paid once."""
+    store_and_online_same_month: bool = False
+    """Omnichannel (BONUS rules): completes "in store and online this calendar month"; once a month."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from loyalty_clients import _operations as ops
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
@@ -36,6 +37,8 @@ class AsyncAppBackendClient(
     games.Leaderboards,
     privacy.MemberDataRequests,
     tiers.MemberTiers,
+    journeys.ReferralEnrolment,
+    journeys.MemberReferralCode,
 ):
     """The app back end (an `app_backend` credential).
 
@@ -68,6 +71,8 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
     lookup_member = blocking(AsyncAppBackendClient.lookup_member)
     get_member = blocking(AsyncAppBackendClient.get_member)
     member_tier = blocking(AsyncAppBackendClient.member_tier)
+    enroll_referred_member = blocking(AsyncAppBackendClient.enroll_referred_member)
+    referral_code = blocking(AsyncAppBackendClient.referral_code)
     enroll_member = blocking(AsyncAppBackendClient.enroll_member)
     link_identifier = blocking(AsyncAppBackendClient.link_identifier)
     update_consent = blocking(AsyncAppBackendClient.update_consent)

@@ -16,6 +16,7 @@ from loyalty_clients import _ops_challenges as challenges
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
@@ -65,6 +66,9 @@ class AsyncMarketingClient(
     privacy.MemberDataRequests,
     tiers.MemberTiers,
     tiers.TierLadderOffice,
+    journeys.JourneyOffice,
+    journeys.PickupReading,
+    journeys.MemberReferralCode,
 ):
     """Marketing and programme staff (a `backoffice` credential).
 
@@ -292,6 +296,10 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     set_tier_ladder = blocking(AsyncMarketingClient.set_tier_ladder)
     get_tier_ladder = blocking(AsyncMarketingClient.get_tier_ladder)
     list_tier_ladders = blocking(AsyncMarketingClient.list_tier_ladders)
+    journey_settings = blocking(AsyncMarketingClient.journey_settings)
+    update_journey_settings = blocking(AsyncMarketingClient.update_journey_settings)
+    get_pickup = blocking(AsyncMarketingClient.get_pickup)
+    referral_code = blocking(AsyncMarketingClient.referral_code)
     enroll_member = blocking(AsyncMarketingClient.enroll_member)
     link_identifier = blocking(AsyncMarketingClient.link_identifier)
     update_consent = blocking(AsyncMarketingClient.update_consent)

@@ -18,6 +18,7 @@ from loyalty_clients import _ops_challenges as challenges
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
@@ -63,6 +64,7 @@ class AsyncMobileAppClient(
     privacy.MemberPrivacy,
     live.MemberWatching,
     tiers.MyTier,
+    journeys.MyReferralCode,
     ClientBase,
 ):
     """The member's app. Get the token from the app back end (`issue_member_token`).
@@ -190,6 +192,7 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
 
     get_member = blocking(AsyncMobileAppClient.get_member)
     my_tier = blocking(AsyncMobileAppClient.my_tier)
+    my_referral_code = blocking(AsyncMobileAppClient.my_referral_code)
     balance = blocking(AsyncMobileAppClient.balance)
     export_my_data = blocking(AsyncMobileAppClient.export_my_data)
     erase_me = blocking(AsyncMobileAppClient.erase_me)

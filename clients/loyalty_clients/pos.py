@@ -16,6 +16,7 @@ from loyalty_clients import _convert as c
 from loyalty_clients import _operations as ops
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
@@ -53,6 +54,9 @@ class AsyncPosClient(
     draws.DrawReading,
     games.Leaderboards,
     tiers.MemberTiers,
+    journeys.PickupConfirmations,
+    journeys.PickupReading,
+    journeys.ReferralEnrolment,
 ):
     """A till of one store (a `pos` credential). With `queue_path`, purchases survive outages.
 
@@ -231,6 +235,9 @@ class PosClient(BlockingClient[AsyncPosClient]):
     lookup_member = blocking(AsyncPosClient.lookup_member)
     get_member = blocking(AsyncPosClient.get_member)
     member_tier = blocking(AsyncPosClient.member_tier)
+    confirm_pickup = blocking(AsyncPosClient.confirm_pickup)
+    get_pickup = blocking(AsyncPosClient.get_pickup)
+    enroll_referred_member = blocking(AsyncPosClient.enroll_referred_member)
     enroll_member = blocking(AsyncPosClient.enroll_member)
     link_identifier = blocking(AsyncPosClient.link_identifier)
     balance = blocking(AsyncPosClient.balance)

@@ -8,6 +8,7 @@ from loyalty_clients import _operations as ops
 from loyalty_clients import _ops_draws as draws
 from loyalty_clients import _ops_events as live
 from loyalty_clients import _ops_games as games
+from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
@@ -40,6 +41,10 @@ class AsyncWebShopClient(
     games.Leaderboards,
     privacy.MemberDataRequests,
     tiers.MemberTiers,
+    journeys.ClickAndCollectOrders,
+    journeys.PickupReading,
+    journeys.ReferralEnrolment,
+    journeys.MemberReferralCode,
 ):
     """The web shop (a `webshop` credential). `store_id` names the shop in orders (one per site).
 
@@ -80,6 +85,10 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
     lookup_member = blocking(AsyncWebShopClient.lookup_member)
     get_member = blocking(AsyncWebShopClient.get_member)
     member_tier = blocking(AsyncWebShopClient.member_tier)
+    record_click_and_collect_order = blocking(AsyncWebShopClient.record_click_and_collect_order)
+    get_pickup = blocking(AsyncWebShopClient.get_pickup)
+    enroll_referred_member = blocking(AsyncWebShopClient.enroll_referred_member)
+    referral_code = blocking(AsyncWebShopClient.referral_code)
     enroll_member = blocking(AsyncWebShopClient.enroll_member)
     link_identifier = blocking(AsyncWebShopClient.link_identifier)
     update_consent = blocking(AsyncWebShopClient.update_consent)

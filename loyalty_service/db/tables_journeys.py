@@ -60,6 +60,8 @@ pickups = Table(
     CheckConstraint("status in ('awaiting', 'collected', 'cancelled')", name="status"),
     # The maintenance task: awaiting orders past their deadline.
     Index(None, "status", "deadline_at"),
+    # A till finds an order by its id alone (the web shop's store_id is optional in ConfirmPickup).
+    Index(None, "order_id"),
 )
 
 referral_codes = Table(

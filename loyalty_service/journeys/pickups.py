@@ -80,16 +80,32 @@ async def open_pickup(
     return deadline
 
 
+async def _locate(conn: AsyncConnection, *, order_store_id: str, order_id: str) -> tuple[str, str]:
+    """(member_id, purchase_id) of a web-shop order. Without `order_store_id`, the click-and-collect
+    order with this id in any web-shop store (FAILED_PRECONDITION AMBIGUOUS_ORDER if several), else the
+    order of store "". NOT_FOUND when there is none."""
+    if not order_store_id:
+        found = await store.pickups_by_order(conn, order_id, limit=2)
+        if len(found) > 1:
+            raise FailedPrecondition(
+                "several web shops have an order with this id: give order_store_id",
+                reason="AMBIGUOUS_ORDER",
+                metadata={"order_id": order_id},
+            )
+        if found:
+            return found[0]
+    order = await ledger_api.find_order(conn, channel="webshop", store_id=order_store_id, order_id=order_id)
+    if order is None:
+        raise NotFound("order", f"webshop/{order_store_id}/{order_id}")
+    return order
+
+
 async def find_pickup(conn: AsyncConnection, *, order_store_id: str, order_id: str) -> store.PickupRow:
     """The pickup of a web-shop order; NOT_FOUND for an unknown order or one not to be collected."""
-    found = await ledger_api.find_order(conn, channel="webshop", store_id=order_store_id, order_id=order_id)
-    row = None
-    if found is not None:
-        row = await store.get_pickup(conn, member_id=found[0], purchase_id=found[1])
+    member_id, purchase_id = await _locate(conn, order_store_id=order_store_id, order_id=order_id)
+    row = await store.get_pickup(conn, member_id=member_id, purchase_id=purchase_id)
     if row is None:
-        raise NotFound(
-            "pickup", f"webshop/{order_store_id}/{order_id}", "no click-and-collect order with this id"
-        )
+        raise NotFound("pickup", f"webshop/{order_store_id}/{order_id}", "not a click-and-collect order")
     return row
 
 
@@ -123,10 +139,7 @@ async def confirm_pickup(
     now: datetime,
     credential_id: str,
 ) -> journeys_pb2.ConfirmPickupResponse:
-    found = await ledger_api.find_order(conn, channel="webshop", store_id=order_store_id, order_id=order_id)
-    if found is None:
-        raise NotFound("order", f"webshop/{order_store_id}/{order_id}")
-    member_id, purchase_id = found
+    member_id, purchase_id = await _locate(conn, order_store_id=order_store_id, order_id=order_id)
     book = await ledger_api.Book.open(conn, member_id, now=now, credential_id=credential_id)
     row = await store.get_pickup(conn, member_id=member_id, purchase_id=purchase_id, lock=True)
     if row is None:

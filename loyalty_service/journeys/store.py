@@ -38,6 +38,7 @@ __all__ = [
     "insert_referral",
     "lock_code",
     "lock_referral",
+    "pickups_by_order",
     "read_settings",
     "recorded_channels",
     "update_pickup",
@@ -120,6 +121,17 @@ async def get_pickup(
         query = query.with_for_update()
     row = (await conn.execute(query)).one_or_none()
     return None if row is None else PickupRow(**row._mapping)
+
+
+async def pickups_by_order(conn: AsyncConnection, order_id: str, *, limit: int) -> list[tuple[str, str]]:
+    """(member_id, purchase_id) of the pickups of web-shop orders with this id, in any web-shop store."""
+    rows = await conn.execute(
+        select(pickups.c.member_id, pickups.c.purchase_id)
+        .where(pickups.c.order_id == order_id)
+        .order_by(pickups.c.member_id, pickups.c.purchase_id)
+        .limit(limit)
+    )
+    return [(str(m), str(p)) for m, p in rows.all()]
 
 
 async def update_pickup(conn: AsyncConnection, row: PickupRow, **values: Any) -> None:

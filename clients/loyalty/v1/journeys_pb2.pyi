@@ -117,7 +117,9 @@ class ConfirmPickupRequest(_message.Message):
     order_id: _builtins.str
     """The web shop's order id, as recorded by RecordPurchase."""
     order_store_id: _builtins.str
-    """The web shop's store_id of the order (usually empty)."""
+    """The web shop's store_id of the order. Optional: empty finds the click-and-collect order with this id
+    in any web shop (FAILED_PRECONDITION AMBIGUOUS_ORDER when several web shops have one).
+    """
     store_id: _builtins.str
     """The till's own store: must be the order's pickup store."""
     def __init__(
@@ -179,6 +181,7 @@ class GetPickupRequest(_message.Message):
     ORDER_STORE_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     order_store_id: _builtins.str
+    """Optional, as in ConfirmPickupRequest."""
     def __init__(
         self,
         *,

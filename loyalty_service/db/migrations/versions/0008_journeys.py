@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("member_id", "purchase_id", name=op.f("pk_pickups")),
     )
     op.create_index(op.f("ix_pickups_status_deadline_at"), "pickups", ["status", "deadline_at"], unique=False)
+    op.create_index(op.f("ix_pickups_order_id"), "pickups", ["order_id"], unique=False)
     op.create_table(
         "referral_codes",
         _text("code"),
