@@ -10,6 +10,7 @@ caller's transaction rolls everything back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,7 @@ __all__ = [
     "VoucherExpired",
     "VoucherNotValidHere",
     "issue_voucher",
+    "unknown_reward_ids",
     "voucher_event",
 ]
 
@@ -67,6 +69,11 @@ class IssuedVoucher:
     available_points: int | None
     """The member's spendable points after the charge; None when nothing was charged."""
     message: rewards_pb2.Voucher
+
+
+async def unknown_reward_ids(conn: AsyncConnection, reward_ids: Iterable[str]) -> list[str]:
+    """The ids among `reward_ids` that name no reward, sorted (for features that refer to rewards)."""
+    return [r for r in sorted(set(reward_ids)) if await store.get_reward(conn, r) is None]
 
 
 def available_problem(reward: RewardRow, now: datetime) -> str | None:

@@ -22,6 +22,7 @@ from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.grpc_types import Context
 from loyalty_service.kernel.money import is_currency_code
 from loyalty_service.proto_time import to_timestamp
+from loyalty_service.rewards import api as rewards_api
 from loyalty_service.runtime import Runtime
 from loyalty_service.tiers import store
 from loyalty_service.tiers.api import BASIS_TO_PROTO, decimal_text
@@ -186,6 +187,10 @@ class TierProgramRpcs:
             await store.lock_ladders(conn)
             stored = await store.load_ladders(conn)
             latest = stored[-1] if stored else None
+            reserved = [r for tier in ladder.tiers for r in tier.reserved_reward_ids]
+            unknown = await rewards_api.unknown_reward_ids(conn, reserved)
+            if unknown:
+                raise NotFound("reward", unknown[0], f"no reward {unknown[0]} to reserve")
             if latest is not None:
                 if moment is not None and moment < now - _PAST_TOLERANCE:
                     raise FailedPrecondition(

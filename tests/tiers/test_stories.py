@@ -289,6 +289,9 @@ async def test_ladder_versions_bad_input_and_access(isolated_service: Running) -
             await set_ladder(programme, spec, effective_from=to_timestamp(at))
         assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert reason(failed.value) == expected
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await set_ladder(programme, ladder_spec(reserved=("rwd_019ACDE0000000000000000000",)))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
     assert len((await program.ListTierLadders(tiers_pb2.ListTierLaddersRequest())).ladders) == 2
     async with running.engine.connect() as conn:
         actions = (
