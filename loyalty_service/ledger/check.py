@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables import accounts, ledger_entries, lots, purchases, refunds
+from loyalty_service.journeys.check import check_journeys
 from loyalty_service.ledger.chain import GENESIS, BrokenLink, ChainedEntry, first_broken_link, programme_head
 from loyalty_service.ledger.play_tokens import check_play_tokens
 from loyalty_service.ledger.store import ENTRY_COLUMNS, EntryRow, chained
@@ -137,6 +138,7 @@ async def check_ledger(conn: AsyncConnection) -> list[str]:
     problems.extend(await _purchase_problems(conn))
     problems.extend(await check_rewards(conn))  # reward stock and voucher points (rewards.check)
     problems.extend(await check_play_tokens(conn, limit=_PROBLEMS_MAX))  # ledger.play_tokens
+    problems.extend(await check_journeys(conn, limit=_PROBLEMS_MAX))  # click-and-collect, referrals
     problems.extend(
         f"member {link.member_id}: hash chain broken at entry_seq {link.entry_seq}: {link.problem}"
         for link in await broken_chains(conn, limit=_PROBLEMS_MAX)

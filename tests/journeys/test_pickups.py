@@ -8,6 +8,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from loyalty.v1 import common_pb2, journeys_pb2, ledger_pb2
+from sqlalchemy import text
 
 from loyalty_service.ledger.check import check_ledger
 from loyalty_service.ledger.maintenance import run_once
@@ -229,3 +230,23 @@ async def test_bad_click_and_collect_input_changes_nothing(isolated_service: Run
     with pytest.raises(grpc.aio.AioRpcError) as web_confirms:
         await confirm(programme.web, "plain-1", programme.store_id)
     assert web_confirms.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_check_reports_an_awaiting_order_with_released_points(isolated_service: Running) -> None:
+    """Goal: `check` sees the click-and-collect invariant: an awaiting order keeps its points pending."""
+    running = isolated_service
+    programme = await make_programme(running)
+    member = await programme.member()
+    at = now_of(running) - timedelta(minutes=1)
+    await web_order(
+        programme, member, 1000, pickup_store_id=programme.store_id, occurred_at=at, order_id="chk-1"
+    )
+    assert await _problems(running) == []
+    async with running.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "update lots set released = true"
+                " where lot_id = (select lot_id from pickups where order_id = 'chk-1')"
+            )
+        )
+    assert any("chk-1 awaits its pickup" in problem for problem in await _problems(running))
