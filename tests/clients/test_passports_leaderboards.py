@@ -31,6 +31,7 @@ from loyalty_clients import (
     PrizeGrant,
     StampDefinition,
     StampRef,
+    Unauthenticated,
 )
 
 from tests.clients.conftest import Keys, make_keys, target_of, unique
@@ -195,7 +196,7 @@ async def test_channels_serve_members_they_name(service: Running) -> None:
     """Goal: the app back end and the web shop play, read and erase for a member they name; the back office
     exports a member's data, reads the audit log of its own writes and adds play-token rules."""
     keys, target = await make_keys(service.url), target_of(service)
-    member_id, _token = await _member_with_token(keys, target)
+    member_id, token = await _member_with_token(keys, target)
     async with (
         AsyncMarketingClient(api_key=keys.backoffice, target=target) as office,
         AsyncAppBackendClient(api_key=keys.app_backend, target=target) as backend,
@@ -238,7 +239,13 @@ async def test_channels_serve_members_they_name(service: Running) -> None:
 
         document = await office.export_member_data(member_id=member_id)
         assert document["member"]["member_id"] == member_id
-        erased = await shop.erase_member(member_id=member_id)
-        assert erased.member.status is MemberStatus.ERASED
-        assert erased.identifiers_removed == 1
-        assert erased.member.identifiers == ()
+        async with AsyncMobileAppClient(member_token=token, target=target) as app:
+            mine, theirs = await app.export_my_data(), await backend.export_member_data(member_id=member_id)
+            assert mine.pop("generated_at") <= theirs.pop("generated_at")
+            assert mine == theirs
+            erased = await shop.erase_member(member_id=member_id)
+            assert erased.member.status is MemberStatus.ERASED
+            assert erased.identifiers_removed == 1
+            assert erased.member.identifiers == ()
+            with pytest.raises(Unauthenticated):
+                await app.balance()
