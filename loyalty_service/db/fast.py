@@ -23,6 +23,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import greenlet_spawn
 
 __all__ = ["execute", "executemany", "fetch", "fetchrow", "fetchval", "insert", "transaction_of"]
 
@@ -38,8 +39,27 @@ async def _adapted(conn: AsyncConnection) -> Any:
     if adapted._transaction is None and not adapted.autocommit:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
-                await adapted._start_transaction()
+                try:
+                    await adapted._start_transaction()  # raises DB-API errors already
+                except Exception as error:
+                    await _raise_as_sqlalchemy(conn, error, "BEGIN", ())
     return adapted
+
+
+async def _raise_as_sqlalchemy(
+    conn: AsyncConnection, error: Exception, sql: str, args: Sequence[Any]
+) -> None:
+    """Raise what SQLAlchemy raises for this DB-API error on `conn` (a `DBAPIError`), with its
+    handling: a lost connection is invalidated, so the pool does not hand it out again."""
+    await greenlet_spawn(
+        conn.sync_connection._handle_dbapi_exception,  # type: ignore[union-attr]
+        error,
+        sql,
+        tuple(args),
+        None,
+        None,
+    )
+    raise error  # pragma: no cover - the call above always raises
 
 
 async def transaction_of(conn: AsyncConnection) -> object:
@@ -49,13 +69,13 @@ async def transaction_of(conn: AsyncConnection) -> object:
     return transaction
 
 
-def _translated(adapted: Any, sql: str, args: Sequence[Any], error: Exception) -> BaseException:
+async def _fail(conn: AsyncConnection, adapted: Any, sql: str, args: Sequence[Any], error: Exception) -> None:
+    """Raise the SQLAlchemy error for a driver error, as if a Core statement had met it."""
     try:
         adapted._handle_exception(error)  # raises the DB-API error class for the asyncpg error
     except Exception as dbapi_error:
-        dbapi = adapted.dbapi
-        return DBAPIError.instance(sql, tuple(args), dbapi_error, dbapi.Error)
-    raise AssertionError("unreachable")  # pragma: no cover
+        await _raise_as_sqlalchemy(conn, dbapi_error, sql, args)
+    raise DBAPIError.instance(sql, tuple(args), error, adapted.dbapi.Error)  # pragma: no cover
 
 
 async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
@@ -63,7 +83,8 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
     try:
         return list(await adapted.driver_connection.fetch(sql, *args))
     except Exception as error:
-        raise _translated(adapted, sql, args, error) from error
+        await _fail(conn, adapted, sql, args, error)
+        raise
 
 
 async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> Any:
@@ -71,7 +92,8 @@ async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> Any:
     try:
         return await adapted.driver_connection.fetchrow(sql, *args)
     except Exception as error:
-        raise _translated(adapted, sql, args, error) from error
+        await _fail(conn, adapted, sql, args, error)
+        raise
 
 
 async def fetchval(conn: AsyncConnection, sql: str, *args: Any) -> Any:
@@ -79,7 +101,8 @@ async def fetchval(conn: AsyncConnection, sql: str, *args: Any) -> Any:
     try:
         return await adapted.driver_connection.fetchval(sql, *args)
     except Exception as error:
-        raise _translated(adapted, sql, args, error) from error
+        await _fail(conn, adapted, sql, args, error)
+        raise
 
 
 async def execute(conn: AsyncConnection, sql: str, *args: Any) -> str:
@@ -88,7 +111,8 @@ async def execute(conn: AsyncConnection, sql: str, *args: Any) -> str:
     try:
         return str(await adapted.driver_connection.execute(sql, *args))
     except Exception as error:
-        raise _translated(adapted, sql, args, error) from error
+        await _fail(conn, adapted, sql, args, error)
+        raise
 
 
 async def executemany(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -96,7 +120,8 @@ async def executemany(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[A
     try:
         await adapted.driver_connection.executemany(sql, rows)
     except Exception as error:
-        raise _translated(adapted, sql, (), error) from error
+        await _fail(conn, adapted, sql, (), error)
+        raise
 
 
 def _insert_sql(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[bool, ...]]:
