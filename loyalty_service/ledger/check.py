@@ -24,6 +24,7 @@ from loyalty_service.ledger.chain import GENESIS, BrokenLink, ChainedEntry, firs
 from loyalty_service.ledger.play_tokens import check_play_tokens
 from loyalty_service.ledger.store import ENTRY_COLUMNS, EntryRow, chained
 from loyalty_service.rewards.check import check_rewards
+from loyalty_service.tiers.check import check_tiers
 
 __all__ = ["broken_chains", "check_ledger", "ledger_head"]
 
@@ -139,6 +140,7 @@ async def check_ledger(conn: AsyncConnection) -> list[str]:
     problems.extend(await check_rewards(conn))  # reward stock and voucher points (rewards.check)
     problems.extend(await check_play_tokens(conn, limit=_PROBLEMS_MAX))  # ledger.play_tokens
     problems.extend(await check_journeys(conn, limit=_PROBLEMS_MAX))  # click-and-collect, referrals
+    problems.extend(await check_tiers(conn, limit=_PROBLEMS_MAX))  # status tiers (tiers.check)
     problems.extend(
         f"member {link.member_id}: hash chain broken at entry_seq {link.entry_seq}: {link.problem}"
         for link in await broken_chains(conn, limit=_PROBLEMS_MAX)

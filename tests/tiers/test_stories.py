@@ -161,7 +161,8 @@ async def test_upgrade_multiplier_reserved_reward_and_refund_undo(isolated_servi
 
 
 async def test_a_partial_refund_that_still_qualifies_keeps_the_tier(isolated_service: Running) -> None:
-    """Goal: only a refund that takes the value under the threshold undoes the upgrade."""
+    """Goal: only a refund that takes the value under the threshold undoes the upgrade; `check` holds, and
+    names a member whose status disagrees with its history."""
     running, programme = isolated_service, await make_programme(isolated_service)
     clock = running.clock
     assert clock is not None
@@ -172,6 +173,17 @@ async def test_a_partial_refund_that_still_qualifies_keeps_the_tier(isolated_ser
     await refund(programme, order, 4_000, clock.now())
     status = await tier_of(programme, member_id)
     assert (status.tier_id, status.qualifying_value) == ("silver", 110)
+    async with running.engine.begin() as conn:
+        assert await check_ledger(conn) == []
+        await conn.execute(
+            text("UPDATE tier_status SET tier_id = 'gold' WHERE member_id = :m"), {"m": member_id}
+        )
+        problems = await check_ledger(conn)
+        await conn.rollback()
+    assert problems == [
+        f"member {member_id}: tier status (gold, change 1) disagrees with its latest tier change"
+        " (silver, change 1)"
+    ]
 
 
 async def test_period_end_review_downgrades_who_did_not_requalify(isolated_service: Running) -> None:
