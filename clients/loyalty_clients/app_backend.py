@@ -1,4 +1,6 @@
-"""The mobile app's back end: it enrols members and issues the member tokens the app calls with."""
+"""The mobile app's back end: it enrols members and issues the member tokens the app calls with, and acts for
+a member it names: rewards and vouchers, games, passports, draw entries, leaderboard settings, export/erase.
+"""
 
 from __future__ import annotations
 

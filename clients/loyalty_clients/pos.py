@@ -1,4 +1,5 @@
-"""The till: identify members, purchases (queued durably while offline), refunds, spending, balance."""
+"""The till: identify members, purchases (queued durably while offline), refunds, spending, balance, rewards
+and vouchers, draws and leaderboards to show."""
 
 from __future__ import annotations
 

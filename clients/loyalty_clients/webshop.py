@@ -1,4 +1,7 @@
-"""The web shop back end: members, online orders, refunds, spending at checkout, history, member tokens."""
+"""The web shop back end: members, online orders, refunds, spending at checkout, history, member tokens, and
+for a member it names: rewards and vouchers, games, passports, draw entries, leaderboard settings,
+export/erase.
+"""
 
 from __future__ import annotations
 
