@@ -39,6 +39,7 @@ from loyalty_service.ledger.rules_store import (
 )
 from loyalty_service.ledger.tokens import TokenFacts
 from loyalty_service.program import settings as program_settings
+from loyalty_service.tiers import api as tiers_api
 
 __all__ = [
     "HELD_UNTIL_RELEASED",
@@ -244,6 +245,14 @@ async def reverse_purchase(
     purchase = await records.lock_purchase(conn, member_id=book.member_id, purchase_id=purchase_id)
     if purchase is None:
         raise NotFound("purchase", purchase_id)
+    # Status tiers: a cancelled order stops counting, like a full refund (tiers.api).
+    await tiers_api.on_refund(
+        conn,
+        member_id=book.member_id,
+        purchase_id=purchase_id,
+        refunded_total_minor=purchase.amount_minor,
+        now=book.now,
+    )
     points = purchase.points - purchase.reversed_points
     if points <= 0:
         return 0, ""
