@@ -88,3 +88,14 @@ async def test_a_referral_pays_both_sides_once_and_the_guards_hold(isolated_serv
     journeys = json.loads(exported.document)["features"]["journeys"]
     assert journeys["referral_code"] == referrer.referral_code
     assert [r["status"] for r in journeys["referrals_made"]] == ["rewarded", "over_limit"]
+
+    await programme.back.members.EraseMember(
+        members_pb2.EraseMemberRequest(idempotency_key=new_key(), member_id=referrer.member_id)
+    )
+    erased = await programme.back.members.GetMember(
+        members_pb2.GetMemberRequest(member_id=referrer.member_id)
+    )
+    assert erased.member.referral_code == ""
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await _enrol(running, "fifth@example.com", referrer.referral_code)
+    assert gone.value.code() is grpc.StatusCode.NOT_FOUND
