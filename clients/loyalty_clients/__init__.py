@@ -9,6 +9,7 @@ Each channel has an async client (grpc.aio) and a blocking twin that runs the sa
     AsyncMarketingClient / MarketingClient     the back office
 """
 
+from loyalty_clients._base import ConnectionOptions
 from loyalty_clients._challenge_draw_models import (
     Challenge,
     ChallengeCompletion,
@@ -189,6 +190,7 @@ __all__ = [
     "ChannelStoreStats",
     "CheckInResult",
     "ClickAndCollectOrder",
+    "ConnectionOptions",
     "Consent",
     "ConsentPurpose",
     "Credential",
