@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service import metrics
 from loyalty_service.auth.principal import PrincipalKind, current_principal
+from loyalty_service.challenges import api as challenges_api
+from loyalty_service.errors import NotFound
 from loyalty_service.games import leaderboard, store
 from loyalty_service.games.limits import check_cost, check_play, day_bounds, day_of, remaining_plays
 from loyalty_service.games.messages import game_message
@@ -15,6 +17,7 @@ from loyalty_service.games.play import play_game
 from loyalty_service.grpc_types import Context
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.members import api as members_api
+from loyalty_service.passports import api as passports_api
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 
@@ -137,6 +140,7 @@ class GameServicer(games_pb2_grpc.GameServiceServicer):
         key = leaderboard.period_keys(self._rt.now())[period]
 
         async def read(conn: AsyncConnection) -> games_pb2.GetLeaderboardResponse:
+            await _require_subject(conn, scope[0], request.subject_id)
             response = games_pb2.GetLeaderboardResponse(period_key=key)
             for row in await leaderboard.top(conn, board=board, period=key, limit=top):
                 response.top.append(_row(row, member_id))
@@ -181,6 +185,18 @@ class GameServicer(games_pb2_grpc.GameServiceServicer):
             response_type=games_pb2.UpdateLeaderboardSettingsResponse,
             work=work,
         )
+
+
+async def _require_subject(conn: AsyncConnection, kind: str, subject_id: str) -> None:
+    """NOT_FOUND for a board of a game, passport or challenge that does not exist."""
+    if kind == "game":
+        found = await store.get_game(conn, subject_id) is not None
+    elif kind == "passport":
+        found = await passports_api.passport_exists(conn, subject_id)
+    else:
+        found = await challenges_api.challenge_exists(conn, subject_id)
+    if not found:
+        raise NotFound(kind, subject_id)
 
 
 def _is_member() -> bool:

@@ -29,7 +29,7 @@ from loyalty_service.passports.specs import spec_from_json, window_bounds
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.rewards import api as rewards_api
 
-__all__ = ["StampSource", "award_stamp", "stamp_progress"]
+__all__ = ["StampSource", "award_stamp", "passport_exists", "stamp_progress"]
 
 _log = logging.getLogger(__name__)
 _ONCE_PER_SOURCE = frozenset({"purchase"})
@@ -60,6 +60,10 @@ def stamp_progress(
         progress.source_type = row.source_type  # type: ignore[attr-defined]
         progress.source_ref = row.source_ref  # type: ignore[attr-defined]
     return progress
+
+
+async def passport_exists(conn: AsyncConnection, passport_id: str) -> bool:
+    return await store.get_passport(conn, passport_id) is not None
 
 
 async def award_stamp(

@@ -148,7 +148,8 @@ async def test_many_members_checking_in_at_once_are_ranked_by_their_check_ins(
 
 async def test_an_opted_out_member_is_hidden_and_others_move_up(isolated_service: Running) -> None:
     """Goal: opting out hides the member's challenge score (no own rank either) and the next member takes
-    rank 1; opting back in shows it again; a bad request is INVALID_ARGUMENT naming the field."""
+    rank 1; opting back in shows it again; a bad request is INVALID_ARGUMENT naming the field, and the
+    board of a challenge that does not exist is NOT_FOUND."""
     running = isolated_service
     assert running.clock is not None
     now = running.clock.now()
@@ -185,6 +186,15 @@ async def test_an_opted_out_member_is_hidden_and_others_move_up(isolated_service
         )
     assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "subject_id" in _fields(bad.value)
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await games.GetLeaderboard(
+            games_pb2.GetLeaderboardRequest(
+                scope=CHALLENGE,
+                subject_id="chl_0123456789ABCDEFGHJKMNPQRS",
+                period=games_pb2.LEADERBOARD_PERIOD_WEEK,
+            )
+        )
+    assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
 
 
 def _fields(error: grpc.aio.AioRpcError) -> set[str]:
