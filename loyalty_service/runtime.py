@@ -71,16 +71,23 @@ class Runtime:
         return await in_transaction(self.engine, transaction)
 
     async def write_each(
-        self, *, method: str, response_type: type[R], calls: Sequence[WriteCall[R]], chunk: int = 50
+        self,
+        *,
+        method: str,
+        response_type: type[R],
+        calls: Sequence[WriteCall[R]],
+        chunk: int = 50,
+        before_chunk: Callable[[AsyncConnection, Sequence[int]], Awaitable[None]] | None = None,
     ) -> list[tuple[R, bool] | LoyaltyError]:
         """`write_outcome` for many calls, with one transaction (and one durable commit) per chunk.
 
         Each call runs inside a savepoint with its own idempotency claim, so it has exactly the
         effect and answer it would have alone: a call that raises a `LoyaltyError` rolls back to its
         savepoint and gets that error as its result, never failing its neighbours. Calls run in the
-        order given (the caller orders them by member, so that concurrent batches lock members in one
-        order); a serialisation failure or deadlock retries the chunk as a whole. Results come back
-        in the order of `calls`.
+        order given; `before_chunk` runs first in each chunk's transaction with the indexes of its
+        calls (the ledger locks the chunk's members there, in one order, so that concurrent batches
+        cannot deadlock). A serialisation failure or deadlock retries the chunk as a whole. Results
+        come back in the order of `calls`.
         """
         scope = current_principal().idempotency_scope
         hashes = [idempotency.fingerprint(method, call.request) for call in calls]
@@ -92,6 +99,8 @@ class Runtime:
                 conn: AsyncConnection, part: range = part
             ) -> list[tuple[R, bool] | LoyaltyError]:
                 done: list[tuple[R, bool] | LoyaltyError] = []
+                if before_chunk is not None:
+                    await before_chunk(conn, part)
                 for i in part:
                     call = calls[i]
                     # A savepoint per call, sent as plain SQL (one round trip each way).

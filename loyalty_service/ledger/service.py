@@ -6,7 +6,7 @@ idempotency claim, the ledger change, its events and the stored answer commit to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
@@ -32,13 +32,6 @@ __all__ = ["LedgerServicer"]
 MAX_SYNC_ITEMS = 1000
 _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
-
-
-def _lock_order(member: members_api.MemberKey) -> tuple[str, str]:
-    """A total order of member references (ids first, then identifiers by kind and value)."""
-    if member.member_id is not None:
-        return ("", member.member_id)
-    return (str(member.kind), member.value or "")
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
@@ -93,8 +86,8 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> ledger_pb2.SyncOfflinePurchasesResponse:
         """Each item as its own RecordPurchase (its key, its effect, its result; a bad item does not
         fail the others), written in chunks: one transaction per chunk, a savepoint per item
-        (`Runtime.write_each`), items ordered by member so that concurrent uploads lock members in
-        one order."""
+        (`Runtime.write_each`), the chunk's members locked first in one order so that concurrent
+        uploads cannot deadlock; items run in upload order."""
         checks = Checks()
         checks.count("purchases", len(request.purchases), minimum=1, maximum=MAX_SYNC_ITEMS)
         checks.done()
@@ -116,11 +109,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 results[index].error.CopyFrom(requests.item_error(error))
                 continue
             valid.append((index, purchase, WriteCall(item, item.idempotency_key, work)))
-        valid.sort(key=lambda v: _lock_order(v[1].member))  # stable: one member's items keep their order
+
+        async def lock_members(conn: AsyncConnection, part: Sequence[int]) -> None:
+            await store.lock_accounts(conn, [valid[i][1].member for i in part])
+
         outcomes = await self._rt.write_each(
             method="RecordPurchase",
             response_type=ledger_pb2.RecordPurchaseResponse,
             calls=[call for _, _, call in valid],
+            before_chunk=lock_members,
         )
         for (index, _, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, LoyaltyError):

@@ -30,6 +30,7 @@ __all__ = [
     "insert_takes",
     "list_entries",
     "lock_account",
+    "lock_accounts",
     "lots_by_id",
     "open_lots",
     "read_account",
@@ -161,6 +162,26 @@ async def lock_account(conn: AsyncConnection, member_id: str) -> AccountRow | No
     """Lock the member's ledger head for this transaction; None if the member has no account."""
     row = await fast.fetchrow(conn, _LOCK_ACCOUNT, member_id)
     return None if row is None else _account(row)
+
+
+_LOCK_ACCOUNTS = (
+    "select member_id from accounts where member_id in ("
+    " select unnest($1::text[])"
+    " union select i.member_id from member_identifiers i"
+    " join unnest($2::text[], $3::text[]) as k(kind, value) on i.kind = k.kind and i.value = k.value"
+    ") order by member_id for update"
+)
+
+
+async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> None:
+    """Lock the ledgers of several members (`members_api.MemberKey`s) in member id order, in one
+    statement: a batch takes its locks as one ordered step, so two batches cannot deadlock. Unknown
+    references are skipped (their purchase fails on its own)."""
+    ids = sorted({m.member_id for m in members if m.member_id is not None})
+    identifiers = sorted({(str(m.kind.value), m.value) for m in members if m.member_id is None})
+    await fast.fetch(
+        conn, _LOCK_ACCOUNTS, ids, [kind for kind, _ in identifiers], [value for _, value in identifiers]
+    )
 
 
 async def read_account(conn: AsyncConnection, member_id: str) -> AccountRow | None:
