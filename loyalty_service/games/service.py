@@ -11,6 +11,7 @@ from loyalty_service.auth.principal import PrincipalKind, current_principal
 from loyalty_service.challenges import api as challenges_api
 from loyalty_service.errors import NotFound
 from loyalty_service.games import leaderboard, store
+from loyalty_service.games import privacy as _privacy  # noqa: F401  (registers the export)
 from loyalty_service.games.limits import check_cost, check_play, day_bounds, day_of, remaining_plays
 from loyalty_service.games.messages import game_message
 from loyalty_service.games.play import play_game

@@ -11,6 +11,7 @@ from loyalty_service.auth.principal import current_principal
 from loyalty_service.errors import NotFound
 from loyalty_service.games.service import member_of_caller
 from loyalty_service.grpc_types import Context
+from loyalty_service.passports import privacy as _privacy  # noqa: F401  (registers the export)
 from loyalty_service.passports import store
 from loyalty_service.passports.api import stamp_progress
 from loyalty_service.passports.specs import passport_message

@@ -8,11 +8,12 @@ and an id added back later still counts its earlier wins (README "Games, passpor
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from loyalty.v1 import games_pb2
+from loyalty.v1 import games_pb2, members_pb2
 from sqlalchemy import text
 
 from loyalty_service.proto_time import to_timestamp
@@ -104,6 +105,14 @@ async def test_an_update_keeps_what_kept_prizes_have_given(isolated_service: Run
             {"g": game_id},
         )
         assert [tuple(r) for r in rows] == [("car", 0), ("mug", 1)]
+    # The member's plays are in their data export, with the draw and the table each was drawn from.
+    player_id = (await games.ListPlays(games_pb2.ListPlaysRequest())).plays[0].member_id
+    exported = await back.members.ExportMemberData(members_pb2.ExportMemberDataRequest(member_id=player_id))
+    mine = json.loads(exported.document)["features"]["games"]
+    assert [p["prize_id"] for p in mine["plays"]][:2] == ["car", "car"]
+    assert len(mine["plays"]) == 2 + len(outcomes)
+    assert all(p["game_id"] == game_id and p["draw"] < p["total_weight"] for p in mine["plays"])
+    assert mine["play_tokens"] == {"balance": 0, "entries": []}
 
 
 async def test_an_update_during_plays_never_gives_more_than_the_total(isolated_service: Running) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import timedelta
 from typing import Any
 
-from loyalty.v1 import common_pb2, events_pb2, ledger_pb2, passports_pb2, program_pb2
+from loyalty.v1 import common_pb2, events_pb2, ledger_pb2, members_pb2, passports_pb2, program_pb2
 from sqlalchemy import text
 
 from loyalty_service.passports.processor import CURSOR_NAME, process_once
@@ -158,6 +159,16 @@ async def test_a_purchase_earning_no_points_stamps_from_its_purchase_recorded_ev
         running, "select completions from passport_members where passport_id = :p", p=passport_id
     )
     assert [c.completions for c in completed] == [1]
+    back = await running.client("backoffice")
+    exported = await back.members.ExportMemberData(members_pb2.ExportMemberDataRequest(member_id=member_id))
+    mine = json.loads(exported.document)["features"]["passports"]
+    assert [(p["passport_id"], p["cycle"], p["completions"]) for p in mine["passports"]] == [
+        (passport_id, 1, 1)
+    ]
+    assert sorted((s["stamp_id"], s["channel"], s["source_ref"]) for s in mine["stamps"]) == [
+        ("buy", "webshop", bought.purchase_id),
+        ("shoes", "webshop", bought.purchase_id),
+    ]
 
 
 async def test_a_purchase_with_both_events_stamps_once_even_across_cycles(isolated_service: Running) -> None:
