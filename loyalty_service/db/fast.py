@@ -35,7 +35,7 @@ async def _adapted(conn: AsyncConnection) -> Any:
     if not conn.in_transaction():
         await conn.begin()  # autobegin, as the first Core statement would
     raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
+    adapted: Any = raw.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
     if adapted._transaction is None and not adapted.autocommit:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
