@@ -160,7 +160,7 @@ async def record_purchase(
             },
         )
     omni = journeys_api.ChannelFacts()
-    tier_multiplier = await tiers_api.multiplier_at(
+    tier = await tiers_api.before_purchase(  # status tiers: multiplier of the tier held at occurred_at
         conn, member_id=member_id, occurred_at=purchase.occurred_at, now=now
     )
     earning = await _earning(
@@ -170,7 +170,7 @@ async def record_purchase(
         revision=settings.rules_revision,
         rules=rules,
         omni=omni,
-        tier_multiplier=tier_multiplier,
+        tier_multiplier=tier.multiplier,
     )
     # Every purchase, even one earning nothing, is an event (passport stamps come from it).
     await purchase_recorded(
@@ -257,6 +257,7 @@ async def record_purchase(
     tier_points = sum(a.points for a in earning.applied if a.rule_id == TIER_RULE_ID)
     await tiers_api.on_purchase(
         conn,
+        tier=tier,
         member_id=member_id,
         purchase_id=purchase_id,
         occurred_at=purchase.occurred_at,

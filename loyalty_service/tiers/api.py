@@ -8,7 +8,7 @@ time order even when the periodic review runs late. Each change is a `tier_chang
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -27,11 +27,12 @@ from loyalty_service.tiers.domain import Change, Ladder, LadderVersion, Status
 __all__ = [
     "BASIS_TO_PROTO",
     "REASON_TO_PROTO",
+    "PurchaseTier",
     "RewardRequirement",
+    "before_purchase",
     "catch_up_member",
     "decimal_text",
     "member_status",
-    "multiplier_at",
     "on_purchase",
     "on_refund",
     "require_reward_tier",
@@ -69,6 +70,11 @@ async def _contributions(
     conn: AsyncConnection, member_id: str, ladder: Ladder, at: datetime
 ) -> list[domain.Contribution]:
     return await store.contributions_since(conn, member_id, domain.window_start(ladder, at) - _JUST_BEFORE)
+
+
+async def _value(conn: AsyncConnection, member_id: str, ladder: Ladder, at: datetime) -> int:
+    """`domain.qualifying_value` at `at`, summed by the database."""
+    return await store.qualifying_sum(conn, member_id, ladder, start=domain.window_start(ladder, at), at=at)
 
 
 def _tier_name(versions: list[LadderVersion], tier_id: str, at: datetime) -> str:
@@ -136,20 +142,60 @@ async def catch_up_member(conn: AsyncConnection, member_id: str, *, now: datetim
     return seq - (0 if before is None else before[1])
 
 
-async def multiplier_at(
+@dataclass(frozen=True, slots=True)
+class PurchaseTier:
+    """What `before_purchase` learnt, handed to `on_purchase` (one purchase, one transaction)."""
+
+    multiplier: Fraction
+    """Of the tier the member held at the purchase's occurred_at (1 without a ladder then)."""
+    versions: tuple[LadderVersion, ...]
+    status: Status | None
+    seq: int
+
+
+_NO_LADDER = PurchaseTier(Fraction(1), (), None, 0)
+
+
+class _LadderCache:
+    """The ladder versions of one database, kept by the process while their key does not move."""
+
+    def __init__(self) -> None:
+        self.key: tuple[str, int, datetime] | None = None
+        self.versions: tuple[LadderVersion, ...] = ()
+
+    async def versions_for(
+        self, conn: AsyncConnection, key: tuple[str, int, datetime]
+    ) -> tuple[LadderVersion, ...]:
+        if key == self.key:
+            return self.versions
+        versions = tuple(await _versions(conn))
+        if versions and versions[-1].version == key[1]:  # loaded what the key names: cache it
+            self.key, self.versions = key, versions
+        return versions
+
+
+_cache = _LadderCache()
+
+
+async def before_purchase(
     conn: AsyncConnection, *, member_id: str, occurred_at: datetime, now: datetime
-) -> Fraction:
-    """The earning multiplier of the tier the member held at `occurred_at` (1 without a ladder then)."""
-    versions = await _versions(conn)
-    if not versions:
-        return Fraction(1)
-    await _caught_up(conn, member_id, versions, now)
+) -> PurchaseTier:
+    """Run the reviews due, then the multiplier of the tier held at `occurred_at` (one statement usually)."""
+    head = await store.head(conn, member_id, at=occurred_at)
+    if head.ladder_key is None:
+        return _NO_LADDER
+    versions = await _cache.versions_for(conn, head.ladder_key)
+    status, seq = _status_or_base(head.status, versions[0].ladder)
+    held_tier_id = head.held_tier_id
+    if status.held_until is not None and status.held_until <= now:
+        status, seq = await _caught_up(conn, member_id, list(versions), now)
+        held_tier_id = await store.tier_held_at(conn, member_id, occurred_at)
     version = domain.ladder_as_of(versions, occurred_at)
-    if version is None:
-        return Fraction(1)
-    ladder = version.ladder
-    tier_id = await store.tier_held_at(conn, member_id, occurred_at) or ladder.tiers[0].tier_id
-    return ladder.tiers[ladder.index_of(tier_id)].multiplier
+    multiplier = Fraction(1)
+    if version is not None:
+        ladder = version.ladder
+        multiplier = ladder.tiers[ladder.index_of(held_tier_id or ladder.tiers[0].tier_id)].multiplier
+    return PurchaseTier(multiplier, versions, status, seq)
 
 
 async def _upgrade_if_reached(
@@ -163,7 +209,7 @@ async def _upgrade_if_reached(
     if version is None:
         return
     ladder = version.ladder
-    value = domain.qualifying_value(ladder, await _contributions(conn, member_id, ladder, at), at)
+    value = await _value(conn, member_id, ladder, at)
     new_status, change = domain.after_purchase(ladder, status, value=value, now=at)
     if new_status == status:
         return
@@ -176,6 +222,7 @@ async def _upgrade_if_reached(
 async def on_purchase(
     conn: AsyncConnection,
     *,
+    tier: PurchaseTier,
     member_id: str,
     purchase_id: str,
     occurred_at: datetime,
@@ -189,7 +236,25 @@ async def on_purchase(
         purchase_id, occurred_at, max(0, qualifying_points), amount_minor, currency
     )
     await store.add_contribution(conn, member_id=member_id, contribution=contribution)
-    await _upgrade_if_reached(conn, member_id, purchase_id=purchase_id, at=max(now, occurred_at), now=now)
+    at = max(now, occurred_at)
+    version = domain.ladder_as_of(tier.versions, at)
+    if version is None or tier.status is None:
+        return
+    ladder = version.ladder
+    value = await _value(conn, member_id, ladder, at)
+    new_status, change = domain.after_purchase(ladder, tier.status, value=value, now=at)
+    if new_status == tier.status:
+        return
+    changes = [] if change is None else [replace(change, purchase_id=purchase_id)]
+    await _record(
+        conn,
+        member_id=member_id,
+        versions=list(tier.versions),
+        status=new_status,
+        seq=tier.seq,
+        changes=changes,
+        now=now,
+    )
 
 
 async def on_refund(
@@ -241,7 +306,7 @@ async def member_status(
         status, _changes = domain.catch_up(
             versions, status, await store.contributions_since(conn, member_id, since), now=now
         )
-    value = domain.qualifying_value(ladder, await _contributions(conn, member_id, ladder, now), now)
+    value = await _value(conn, member_id, ladder, now)
     progress = domain.progress(ladder, status, value=value, now=now)
     message = tiers_pb2.TierStatus(
         tier_id=progress.tier.tier_id,

@@ -30,12 +30,14 @@ from loyalty_service.tiers.domain import (
 )
 
 __all__ = [
+    "Head",
     "StoredLadder",
     "add_contribution",
     "contributions_since",
     "due_members",
     "erase_member",
     "export_member",
+    "head",
     "insert_change",
     "insert_ladder",
     "ladder_from_json",
@@ -45,6 +47,7 @@ __all__ = [
     "load_status",
     "lock_ladders",
     "move_member",
+    "qualifying_sum",
     "reduce_contribution",
     "save_status",
     "tier_held_at",
@@ -126,6 +129,38 @@ async def insert_ladder(
         )
     )
     return StoredLadder(version, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What a purchase needs first, in one round trip."""
+
+    ladder_key: tuple[str, int, datetime] | None
+    """(database, latest version, its created_at): versions are append-only, so this names the whole set;
+    None while no ladder was ever set."""
+    status: tuple[Status, int] | None
+    held_tier_id: str | None
+    """The tier of the latest change effective at or before the asked time (None: the base tier)."""
+
+
+_HEAD = text(
+    "SELECT current_database() AS db, l.version, l.created_at, s.tier_id, s.held_until, s.change_seq, "
+    "(SELECT h.tier_id FROM tier_history h WHERE h.member_id = :member_id AND h.effective_at <= :at "
+    "ORDER BY h.seq DESC LIMIT 1) AS held_tier_id "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN LATERAL (SELECT version, created_at FROM tier_ladders ORDER BY version DESC LIMIT 1) l "
+    "ON true "
+    "LEFT JOIN tier_status s ON s.member_id = :member_id"
+)
+
+
+async def head(conn: AsyncConnection, member_id: str, *, at: datetime) -> Head:
+    row = (await conn.execute(_HEAD, {"member_id": member_id, "at": at})).one()
+    return Head(
+        ladder_key=None if row.version is None else (str(row.db), int(row.version), row.created_at),
+        status=None if row.tier_id is None else (Status(row.tier_id, row.held_until), int(row.change_seq)),
+        held_tier_id=row.held_tier_id,
+    )
 
 
 async def load_status(conn: AsyncConnection, member_id: str) -> tuple[Status, int] | None:
@@ -252,6 +287,23 @@ async def contributions_since(conn: AsyncConnection, member_id: str, since: date
         Contribution(m["purchase_id"], m["occurred_at"], m["points"], m["spend_minor"], m["currency"])
         for m in (row._mapping for row in rows)
     ]
+
+
+async def qualifying_sum(
+    conn: AsyncConnection, member_id: str, ladder: Ladder, *, start: datetime, at: datetime
+) -> int:
+    """`domain.qualifying_value` summed in the database (the hot path reads one row, not the window)."""
+    c = tier_contributions.c
+    after_start = (
+        c.occurred_at >= start if ladder.window_kind is WindowKind.CALENDAR_YEAR else c.occurred_at > start
+    )
+    conditions = [c.member_id == member_id, after_start, c.occurred_at <= at]
+    if ladder.basis is Basis.POINTS:
+        total = func.sum(c.points)
+    else:
+        total, conditions = func.sum(c.spend_minor), [*conditions, c.currency == ladder.currency]
+    value = (await conn.execute(select(func.coalesce(total, 0)).where(*conditions))).scalar_one()
+    return max(0, int(value))
 
 
 async def due_members(conn: AsyncConnection, *, now: datetime, after: str, limit: int) -> list[str]:
