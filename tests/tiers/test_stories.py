@@ -338,3 +338,23 @@ async def test_the_tiers_review_command_runs_the_due_reviews(isolated_service: R
     (_, downgrade) = await tier_events(running, member_id, 2)
     assert downgrade.reason == tiers_pb2.TIER_CHANGE_REASON_REVIEW_DOWNGRADE
     assert (await tier_of(programme, member_id)).tier_id == "member"
+
+
+async def test_concurrent_purchases_crossing_a_threshold_upgrade_once(isolated_service: Running) -> None:
+    """Goal: purchases racing on one member are serialised by its ledger lock: one upgrade, one event."""
+    running, programme = isolated_service, await make_programme(isolated_service)
+    clock = running.clock
+    assert clock is not None
+    await set_ladder(programme, ladder_spec())
+    member_id = await programme.member()
+    await asyncio.gather(*(programme.buy(member_id, 3_000, occurred_at=clock.now()) for _ in range(6)))
+    assert (await tier_of(programme, member_id)).qualifying_value == 180
+    async with running.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT tier_id, reason FROM tier_history WHERE member_id = :m ORDER BY seq"),
+                {"m": member_id},
+            )
+        ).all()
+        assert await check_ledger(conn) == []
+    assert [tuple(r) for r in rows] == [("silver", "upgrade")]
