@@ -9,20 +9,20 @@ time order even when the periodic review runs late. Each change is a `tier_chang
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from fractions import Fraction
 
-from loyalty.v1 import events_pb2, tiers_pb2
+from loyalty.v1 import tiers_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.errors import FailedPrecondition
-from loyalty_service.events import outbox
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.members import export_registry, merge_registry
 from loyalty_service.proto_time import to_timestamp
+from loyalty_service.tiers import changes as tier_changes
 from loyalty_service.tiers import domain, store
-from loyalty_service.tiers.domain import Change, Ladder, LadderVersion, Status
+from loyalty_service.tiers.changes import BASIS_TO_PROTO, REASON_TO_PROTO, decimal_text
+from loyalty_service.tiers.domain import LadderVersion, Status
 
 __all__ = [
     "BASIS_TO_PROTO",
@@ -39,106 +39,14 @@ __all__ = [
     "reward_requirements",
 ]
 
-BASIS_TO_PROTO = {
-    domain.Basis.POINTS: tiers_pb2.TIER_BASIS_QUALIFYING_POINTS,
-    domain.Basis.SPEND: tiers_pb2.TIER_BASIS_QUALIFYING_SPEND,
-}
-REASON_TO_PROTO = {
-    domain.Reason.UPGRADE: tiers_pb2.TIER_CHANGE_REASON_UPGRADE,
-    domain.Reason.REVIEW_DOWNGRADE: tiers_pb2.TIER_CHANGE_REASON_REVIEW_DOWNGRADE,
-    domain.Reason.REFUND: tiers_pb2.TIER_CHANGE_REASON_REFUND,
-}
-_LOOKBACK_MONTHS = 40
-"""Contributions older than this before a review never count (windows are at most 36 months)."""
-_JUST_BEFORE = timedelta(microseconds=1)
-
-
-def decimal_text(number: Fraction) -> str:
-    """ "1.5" for 3/2 (multipliers are stored as fractions, shown as decimals)."""
-    return format((Decimal(number.numerator) / Decimal(number.denominator)).normalize(), "f")
-
-
-async def _versions(conn: AsyncConnection) -> list[LadderVersion]:
-    return [stored.version for stored in await store.load_ladders(conn)]
-
-
-def _status_or_base(loaded: tuple[Status, int] | None, ladder: Ladder) -> tuple[Status, int]:
-    return loaded if loaded is not None else (Status(ladder.tiers[0].tier_id, None), 0)
-
-
-async def _contributions(
-    conn: AsyncConnection, member_id: str, ladder: Ladder, at: datetime
-) -> list[domain.Contribution]:
-    return await store.contributions_since(conn, member_id, domain.window_start(ladder, at) - _JUST_BEFORE)
-
-
-async def _value(conn: AsyncConnection, member_id: str, ladder: Ladder, at: datetime) -> int:
-    """`domain.qualifying_value` at `at`, summed by the database."""
-    return await store.qualifying_sum(conn, member_id, ladder, start=domain.window_start(ladder, at), at=at)
-
-
-def _tier_name(versions: list[LadderVersion], tier_id: str, at: datetime) -> str:
-    version = domain.ladder_as_of(versions, at) or versions[-1]
-    return version.ladder.tiers[version.ladder.index_of(tier_id)].name
-
-
-async def _record(
-    conn: AsyncConnection,
-    *,
-    member_id: str,
-    versions: list[LadderVersion],
-    status: Status,
-    seq: int,
-    changes: list[Change],
-    now: datetime,
-) -> int:
-    """Store the status and each change with its event; returns the latest change number."""
-    for change in changes:
-        seq += 1
-        await store.insert_change(conn, member_id=member_id, seq=seq, change=change, now=now)
-        event = tiers_pb2.TierChanged(
-            member_id=member_id,
-            from_tier_id=change.from_tier_id,
-            to_tier_id=change.to_tier_id,
-            to_tier_name=_tier_name(versions, change.to_tier_id, change.effective_at),
-            reason=REASON_TO_PROTO[change.reason],
-            purchase_id=change.purchase_id or "",
-            qualifying_value=change.qualifying_value,
-            effective_at=to_timestamp(change.effective_at),
-        )
-        if change.held_until is not None:
-            event.held_until.CopyFrom(to_timestamp(change.held_until))
-        await outbox.append(
-            conn, member_id=member_id, occurred_at=now, payload=events_pb2.EventPayload(tier_changed=event)
-        )
-    await store.save_status(conn, member_id=member_id, status=status, change_seq=seq, now=now)
-    return seq
-
-
-async def _caught_up(
-    conn: AsyncConnection, member_id: str, versions: list[LadderVersion], now: datetime
-) -> tuple[Status, int]:
-    """The member's status with every review due by `now` run and stored."""
-    loaded = await store.load_status(conn, member_id)
-    status, seq = _status_or_base(loaded, versions[0].ladder)
-    if status.held_until is None or status.held_until > now:
-        return status, seq
-    since = add_months(status.held_until, -_LOOKBACK_MONTHS)
-    contributions = await store.contributions_since(conn, member_id, since)
-    status, changes = domain.catch_up(versions, status, contributions, now=now)
-    seq = await _record(
-        conn, member_id=member_id, versions=versions, status=status, seq=seq, changes=changes, now=now
-    )
-    return status, seq
-
 
 async def catch_up_member(conn: AsyncConnection, member_id: str, *, now: datetime) -> int:
     """Run the reviews due by `now` for one member (account locked by the caller); returns changes made."""
-    versions = await _versions(conn)
+    versions = await tier_changes.load_versions(conn)
     if not versions:
         return 0
     before = await store.load_status(conn, member_id)
-    _status, seq = await _caught_up(conn, member_id, versions, now)
+    _status, seq = await tier_changes.caught_up(conn, member_id, versions, now)
     return seq - (0 if before is None else before[1])
 
 
@@ -156,25 +64,7 @@ class PurchaseTier:
 _NO_LADDER = PurchaseTier(Fraction(1), (), None, 0)
 
 
-class _LadderCache:
-    """The ladder versions of one database, kept by the process while their key does not move."""
-
-    def __init__(self) -> None:
-        self.key: tuple[str, int, datetime] | None = None
-        self.versions: tuple[LadderVersion, ...] = ()
-
-    async def versions_for(
-        self, conn: AsyncConnection, key: tuple[str, int, datetime]
-    ) -> tuple[LadderVersion, ...]:
-        if key == self.key:
-            return self.versions
-        versions = tuple(await _versions(conn))
-        if versions and versions[-1].version == key[1]:  # loaded what the key names: cache it
-            self.key, self.versions = key, versions
-        return versions
-
-
-_cache = _LadderCache()
+_cache = tier_changes.LadderCache()
 
 
 async def before_purchase(
@@ -185,10 +75,10 @@ async def before_purchase(
     if head.ladder_key is None:
         return _NO_LADDER
     versions = await _cache.versions_for(conn, head.ladder_key)
-    status, seq = _status_or_base(head.status, versions[0].ladder)
+    status, seq = tier_changes.status_or_base(head.status, versions[0].ladder)
     held_tier_id = head.held_tier_id
     if status.held_until is not None and status.held_until <= now:
-        status, seq = await _caught_up(conn, member_id, list(versions), now)
+        status, seq = await tier_changes.caught_up(conn, member_id, list(versions), now)
         held_tier_id = await store.tier_held_at(conn, member_id, occurred_at)
     version = domain.ladder_as_of(versions, occurred_at)
     multiplier = Fraction(1)
@@ -201,20 +91,20 @@ async def before_purchase(
 async def _upgrade_if_reached(
     conn: AsyncConnection, member_id: str, *, purchase_id: str | None, at: datetime, now: datetime
 ) -> None:
-    versions = await _versions(conn)
+    versions = await tier_changes.load_versions(conn)
     if not versions:
         return
-    status, seq = await _caught_up(conn, member_id, versions, now)
+    status, seq = await tier_changes.caught_up(conn, member_id, versions, now)
     version = domain.ladder_as_of(versions, at)
     if version is None:
         return
     ladder = version.ladder
-    value = await _value(conn, member_id, ladder, at)
+    value = await tier_changes.window_value(conn, member_id, ladder, at)
     new_status, change = domain.after_purchase(ladder, status, value=value, now=at)
     if new_status == status:
         return
     changes = [] if change is None else [replace(change, purchase_id=purchase_id)]
-    await _record(
+    await tier_changes.record_changes(
         conn, member_id=member_id, versions=versions, status=new_status, seq=seq, changes=changes, now=now
     )
 
@@ -241,12 +131,12 @@ async def on_purchase(
     if version is None or tier.status is None:
         return
     ladder = version.ladder
-    value = await _value(conn, member_id, ladder, at)
+    value = await tier_changes.window_value(conn, member_id, ladder, at)
     new_status, change = domain.after_purchase(ladder, tier.status, value=value, now=at)
     if new_status == tier.status:
         return
     changes = [] if change is None else [replace(change, purchase_id=purchase_id)]
-    await _record(
+    await tier_changes.record_changes(
         conn,
         member_id=member_id,
         versions=list(tier.versions),
@@ -265,22 +155,24 @@ async def on_refund(
         conn, member_id=member_id, purchase_id=purchase_id, refunded_minor=refunded_total_minor
     ):
         return
-    versions = await _versions(conn)
+    versions = await tier_changes.load_versions(conn)
     if not versions:
         return
-    status, seq = await _caught_up(conn, member_id, versions, now)
+    status, seq = await tier_changes.caught_up(conn, member_id, versions, now)
     latest = await store.latest_change(conn, member_id)
     if latest is None or latest.purchase_id != purchase_id:
         return
     version = domain.ladder_as_of(versions, latest.effective_at)
     if version is None:
         return
-    contributions = await _contributions(conn, member_id, version.ladder, latest.effective_at)
+    contributions = await tier_changes.window_contributions(
+        conn, member_id, version.ladder, latest.effective_at
+    )
     new_status, change = domain.after_refund(
         version.ladder, status, latest=latest, purchase_id=purchase_id, contributions=contributions, now=now
     )
     if change is not None:
-        await _record(
+        await tier_changes.record_changes(
             conn,
             member_id=member_id,
             versions=versions,
@@ -295,18 +187,18 @@ async def member_status(
     conn: AsyncConnection, member_id: str, *, now: datetime
 ) -> tiers_pb2.TierStatus | None:
     """The status GetMember shows (due reviews applied in the answer, not stored); None without a ladder."""
-    versions = await _versions(conn)
+    versions = await tier_changes.load_versions(conn)
     version = domain.ladder_as_of(versions, now)
     if version is None:
         return None
     ladder = version.ladder
-    status, _seq = _status_or_base(await store.load_status(conn, member_id), versions[0].ladder)
+    status, _seq = tier_changes.status_or_base(await store.load_status(conn, member_id), versions[0].ladder)
     if status.held_until is not None and status.held_until <= now:
-        since = add_months(status.held_until, -_LOOKBACK_MONTHS)
+        since = add_months(status.held_until, -tier_changes.LOOKBACK_MONTHS)
         status, _changes = domain.catch_up(
             versions, status, await store.contributions_since(conn, member_id, since), now=now
         )
-    value = await _value(conn, member_id, ladder, now)
+    value = await tier_changes.window_value(conn, member_id, ladder, now)
     progress = domain.progress(ladder, status, value=value, now=now)
     message = tiers_pb2.TierStatus(
         tier_id=progress.tier.tier_id,
@@ -341,7 +233,7 @@ async def reward_requirements(
 ) -> dict[str, RewardRequirement]:
     """For each reserved reward among `reward_ids`: the lowest tier reserving it and whether the member holds
     it or a higher one (False without a member)."""
-    version = domain.ladder_as_of(await _versions(conn), now)
+    version = domain.ladder_as_of(await tier_changes.load_versions(conn), now)
     if version is None:
         return {}
     ladder = version.ladder
