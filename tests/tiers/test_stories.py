@@ -358,3 +358,24 @@ async def test_concurrent_purchases_crossing_a_threshold_upgrade_once(isolated_s
         ).all()
         assert await check_ledger(conn) == []
     assert [tuple(r) for r in rows] == [("silver", "upgrade")]
+
+
+async def test_a_new_ladder_version_changes_the_future_only(isolated_service: Running) -> None:
+    """Goal: a version effective tomorrow gives Silver x1.25 from then on; a sale made before it (uploaded
+    late) still earns by the version in force when it happened (x1.5), and the member keeps Silver."""
+    running, programme = isolated_service, await make_programme(isolated_service)
+    clock = running.clock
+    assert clock is not None
+    await set_ladder(programme, ladder_spec())
+    member_id = await programme.member()
+    await programme.buy(member_id, 10_000, occurred_at=clock.now())
+    before_change = clock.now() + timedelta(hours=1)
+    changed = ladder_spec()
+    changed.tiers[1].multiplier = "1.25"
+    await set_ladder(programme, changed, effective_from=to_timestamp(clock.now() + timedelta(days=1)))
+    clock.advance(timedelta(days=2))
+    now_sale = await programme.buy(member_id, 2_000, occurred_at=clock.now())
+    late_sale = await programme.buy(member_id, 2_000, occurred_at=before_change)
+    assert (now_sale.points, late_sale.points) == (25, 30)
+    status = await tier_of(programme, member_id)
+    assert (status.tier_id, status.multiplier) == ("silver", "1.25")
