@@ -56,8 +56,8 @@ def _read_tier(checks: Checks, field: str, spec: tiers_pb2.TierSpec) -> Tier:
     if spec.multiplier:
         if not _DECIMAL.match(spec.multiplier):
             checks.fail(f"{field}.multiplier", 'a decimal number such as "1.5" (at most 6 decimals)')
-        elif Fraction(spec.multiplier) > _MULTIPLIER_MAX:
-            checks.fail(f"{field}.multiplier", f"at most {_MULTIPLIER_MAX}")
+        elif not 1 <= Fraction(spec.multiplier) <= _MULTIPLIER_MAX:
+            checks.fail(f"{field}.multiplier", f"between 1 and {_MULTIPLIER_MAX}: a tier never earns less")
         else:
             multiplier = Fraction(spec.multiplier)
     if len(spec.reserved_reward_ids) > _RESERVED_MAX:

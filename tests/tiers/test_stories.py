@@ -263,6 +263,7 @@ async def test_ladder_versions_bad_input_and_access(isolated_service: Running) -
     bad.tiers[1].tier_id = "Silver!"
     bad.tiers[2].threshold = 50
     bad.tiers[2].multiplier = "x2"
+    bad.tiers[1].multiplier = "0.5"
     bad.tiers[2].reserved_reward_ids.append("nope")
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await program.SetTierLadder(tiers_pb2.SetTierLadderRequest(idempotency_key=new_key(), spec=bad))
@@ -274,6 +275,7 @@ async def test_ladder_versions_bad_input_and_access(isolated_service: Running) -
         "spec.tiers[1].tier_id",
         "spec.tiers[2].threshold",
         "spec.tiers[2].multiplier",
+        "spec.tiers[1].multiplier",
         "spec.tiers[2].reserved_reward_ids[0]",
     }
     with pytest.raises(grpc.aio.AioRpcError) as empty:

@@ -116,7 +116,7 @@ class TierSpec(_message.Message):
     threshold: _builtins.int
     """Qualifying value needed: points, or minor units of the ladder's currency. The first tier: 0."""
     multiplier: _builtins.str
-    """Earning multiplier as a decimal string ("1.5"), applied as the rule "tier"; empty means 1."""
+    """Earning multiplier as a decimal string ("1.5", between 1 and 10), applied as the rule "tier"; empty means 1."""
     @_builtins.property
     def reserved_reward_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Rewards only members of this tier or a higher one may redeem."""
