@@ -122,6 +122,9 @@ async def reward_first_purchase(
         await store.update_referral(conn, book.member_id, status="self_referral", purchase_id=purchase_id)
         return
     settings = await store.read_settings(conn)
+    referrer_points = settings.referrer_bonus_points
+    if await store.member_status(conn, referral.referrer_id) != "active":
+        referrer_points = 0  # an erased referrer is paid nothing; the new member still is
     referee_entry = await _bonus(
         conn,
         member_id=book.member_id,
@@ -137,7 +140,7 @@ async def reward_first_purchase(
         conn,
         member_id=referral.referrer_id,
         other_id=book.member_id,
-        points=settings.referrer_bonus_points,
+        points=referrer_points,
         as_referrer=True,
         purchase_id=purchase_id,
         book=None,
@@ -150,7 +153,7 @@ async def reward_first_purchase(
         status="rewarded",
         rewarded_at=now,
         purchase_id=purchase_id,
-        referrer_points=settings.referrer_bonus_points,
+        referrer_points=referrer_points,
         referee_points=settings.referee_bonus_points,
         referrer_entry_id=referrer_entry or None,
         referee_entry_id=referee_entry or None,

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db.tables import member_identifiers, purchases
+from loyalty_service.db.tables import member_identifiers, members, purchases
 from loyalty_service.db.tables_journeys import (
     journey_settings,
     pickups,
@@ -38,6 +38,7 @@ __all__ = [
     "insert_referral",
     "lock_code",
     "lock_referral",
+    "member_status",
     "pickups_by_order",
     "read_settings",
     "recorded_channels",
@@ -233,6 +234,12 @@ async def lock_code(conn: AsyncConnection, code: str) -> str | None:
         await conn.execute(
             select(referral_codes.c.member_id).where(referral_codes.c.code == code).with_for_update()
         )
+    ).scalar_one_or_none()
+
+
+async def member_status(conn: AsyncConnection, member_id: str) -> str | None:
+    return (
+        await conn.execute(select(members.c.status).where(members.c.member_id == member_id))
     ).scalar_one_or_none()
 
 

@@ -99,3 +99,29 @@ async def test_a_referral_pays_both_sides_once_and_the_guards_hold(isolated_serv
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await _enrol(running, "fifth@example.com", referrer.referral_code)
     assert gone.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_erased_referrer_is_not_paid_but_the_new_member_is(isolated_service: Running) -> None:
+    """Goal: a referrer erased before the new member's first purchase gets nothing; the new member gets
+    its bonus; the referral is rewarded once."""
+    running = isolated_service
+    programme = await make_programme(running)
+    await journey_settings(running, referrer_bonus_points=200, referee_bonus_points=100)
+    referrer = (await _enrol(running, "gone@example.com")).member
+    friend = await _enrol(running, "stays@example.com", referrer.referral_code)
+    await programme.back.members.EraseMember(
+        members_pb2.EraseMemberRequest(idempotency_key=new_key(), member_id=referrer.member_id)
+    )
+    at = now_of(running) - timedelta(minutes=1)
+    first = await programme.buy(friend.member.member_id, 1000, occurred_at=at)
+    assert first.balance.available == 10 + 100
+    assert "referral_rewarded" not in await event_types(running, referrer.member_id)
+    exported = await programme.back.members.ExportMemberData(
+        members_pb2.ExportMemberDataRequest(member_id=friend.member.member_id)
+    )
+    referred_by = json.loads(exported.document)["features"]["journeys"]["referred_by"]
+    assert (referred_by["status"], referred_by["referrer_points"], referred_by["referee_points"]) == (
+        "rewarded",
+        0,
+        100,
+    )
