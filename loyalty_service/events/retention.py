@@ -6,6 +6,10 @@ stops holding pruning back; a stream with a backlog holds back everything from i
 on other replicas are not visible here: for them the guarantee is the retention itself, which must be at
 least the longest disconnection a client may resume from (a resume past pruned events is refused with
 EVENTS_PRUNED, and the client starts again from a snapshot).
+
+Durable consumers of the programme feed (the passport stamp processor) keep their position in a table;
+they register a query for the lowest event_id they still need (`register_durable_consumer`), and pruning
+stays below it too, however long the consumer has been stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["CAUGHT_UP", "Positions", "StreamPosition", "prune"]
+__all__ = ["CAUGHT_UP", "Positions", "StreamPosition", "prune", "register_durable_consumer"]
 
 _log = logging.getLogger(__name__)
 
@@ -56,10 +60,30 @@ class Positions:
         return min((p.needed for p in self._streams), default=CAUGHT_UP)
 
 
+_DURABLE_CONSUMERS: dict[str, str] = {}
+
+
+def register_durable_consumer(name: str, needed_sql: str) -> None:
+    """`needed_sql` selects the lowest event_id the consumer may still read (NULL: nothing held back)."""
+    _DURABLE_CONSUMERS[name] = needed_sql
+
+
+async def durable_low_watermark(conn: AsyncConnection) -> int:
+    """The lowest event_id any registered durable consumer still needs."""
+    low = CAUGHT_UP
+    for needed_sql in _DURABLE_CONSUMERS.values():
+        needed = (await conn.execute(text(needed_sql))).scalar()
+        if needed is not None:
+            low = min(low, int(needed))
+    return low
+
+
 async def prune(
     conn: AsyncConnection, *, now: datetime, retention: timedelta, below_event_id: int, limit: int
 ) -> int:
-    """Delete up to `limit` events older than `retention` and below `below_event_id`; returns the count."""
+    """Delete up to `limit` events older than `retention`, below `below_event_id` and below what every
+    durable consumer still needs; returns the count."""
+    below_event_id = min(below_event_id, await durable_low_watermark(conn))
     result = await conn.execute(
         text(
             "delete from events where (member_id, seq) in ("

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables_games import passport_cursors, passport_members, passport_stamps, passports
+from loyalty_service.events import retention
 
 __all__ = [
     "complete_cycle",
@@ -146,6 +147,10 @@ async def stamps_of(conn: AsyncConnection, *, member_id: str, passport_id: str, 
             )
         )
     )
+
+
+# Pruning keeps every event after the slowest stamp-processor cursor (a stopped processor resumes later).
+retention.register_durable_consumer("passport stamps", "select min(position) + 1 from passport_cursors")
 
 
 async def lock_cursor(conn: AsyncConnection, name: str, *, start: int, now: datetime) -> Any:

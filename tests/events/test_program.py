@@ -116,6 +116,7 @@ async def test_pruning_respects_local_subscribers(isolated_service: Running) -> 
     member_id = (await running.enroll(display_name="Old")).member_id
     async with running.engine.begin() as conn:
         await conn.execute(text("update events set created_at = now() - interval '30 days'"))
+        await conn.execute(text("delete from passport_cursors"))  # see the durable consumer's test below
         first = (await conn.execute(text("select min(event_id) from events"))).scalar_one()
     with live.positions.track() as position:
         position.needed = first
@@ -126,3 +127,25 @@ async def test_pruning_respects_local_subscribers(isolated_service: Running) -> 
             await conn.execute(text("select count(*) from events where member_id = :m"), {"m": member_id})
         ).scalar_one()
     assert left == 0
+
+
+async def test_pruning_stays_below_a_stopped_durable_consumer(isolated_service: Running) -> None:
+    """Goal: events the passport stamp processor has not read yet are kept, however old: a processor
+    stopped for longer than the retention resumes without skipping anything."""
+    running = isolated_service
+    live = running.service.live
+    assert live is not None
+    for name in ("Old", "Older", "Oldest"):
+        await running.enroll(display_name=name)
+    async with running.engine.begin() as conn:
+        await conn.execute(text("update events set created_at = now() - interval '30 days'"))
+        ids = [row[0] for row in await conn.execute(text("select event_id from events order by event_id"))]
+        await conn.execute(text("delete from passport_cursors"))
+        await conn.execute(
+            text("insert into passport_cursors (name, position, updated_at) values ('stopped', :p, now())"),
+            {"p": ids[0]},
+        )
+    await live.prune_once()
+    async with running.engine.connect() as conn:
+        left = [row[0] for row in await conn.execute(text("select event_id from events order by event_id"))]
+    assert left == ids[1:], "only what the processor had read may go"
