@@ -12,6 +12,8 @@ purchase gives both a bonus, once.
   holds (the new member's ledger is locked first, the referrer's next: a referrer always enrolled
   before its referee, so no two transactions take these two locks in opposite orders). The self-referral
   check runs again then, on the identifiers both have by that time (status SELF_REFERRAL, no bonus).
+- A referrer erased before that purchase is paid nothing (the new member still is); its code is gone, so
+  nobody enrols with it any more.
 """
 
 from __future__ import annotations
