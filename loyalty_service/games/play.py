@@ -42,14 +42,16 @@ from loyalty_service.rewards import api as rewards_api
 __all__ = ["play_game"]
 
 
-async def _pay(conn: AsyncConnection, play: games_pb2.Play, *, now: datetime, credential_id: str) -> None:
+async def _pay(
+    conn: AsyncConnection, play: games_pb2.Play, *, now: datetime, credential_id: str, channel: str
+) -> None:
     if play.cost_kind == games_pb2.PLAY_COST_KIND_POINTS:
         await ledger_api.debit_points(
             conn,
             member_id=play.member_id,
             points=play.cost_amount,
             entry_type=ledger_api.EntryType.GAME_PLAY,
-            cause=_cause(play, now),
+            cause=_cause(play, now, channel),
             now=now,
             credential_id=credential_id,
         )
@@ -64,14 +66,20 @@ async def _pay(conn: AsyncConnection, play: games_pb2.Play, *, now: datetime, cr
         )
 
 
-def _cause(play: games_pb2.Play, now: datetime) -> ledger_api.Cause:
+def _cause(play: games_pb2.Play, now: datetime, channel: str) -> ledger_api.Cause:
     return ledger_api.Cause(
-        channel="app", source_type="game", source_ref=play.play_id, reason=play.game_id, occurred_at=now
+        channel=channel, source_type="game", source_ref=play.play_id, reason=play.game_id, occurred_at=now
     )
 
 
 async def _grant(
-    conn: AsyncConnection, prize: Prize, play: games_pb2.Play, *, now: datetime, credential_id: str
+    conn: AsyncConnection,
+    prize: Prize,
+    play: games_pb2.Play,
+    *,
+    now: datetime,
+    credential_id: str,
+    channel: str,
 ) -> None:
     grant = prize.grant
     if isinstance(grant, PointsGrant):
@@ -80,7 +88,7 @@ async def _grant(
             member_id=play.member_id,
             points=grant.points,
             entry_type=ledger_api.EntryType.GAME_WIN,
-            cause=_cause(play, now),
+            cause=_cause(play, now, channel),
             now=now,
             credential_id=credential_id,
         )
@@ -103,7 +111,7 @@ async def _grant(
             now=now,
             credential_id=credential_id,
             charge_points=False,
-            channel="app",
+            channel=channel,
         )
         play.voucher_id = issued.voucher_id
     elif isinstance(grant, DrawEntriesGrant):
@@ -125,15 +133,16 @@ async def _grant(
             passport_id=grant.passport_id,
             stamp_id=grant.stamp_id,
             source=passports_api.StampSource(
-                channel="app", store_id="", source_type="game", source_ref=play.play_id, event_id=0
+                channel=channel, store_id="", source_type="game", source_ref=play.play_id, event_id=0
             ),
             now=now,
         )
 
 
 async def play_game(
-    conn: AsyncConnection, *, game_id: str, member_id: str, now: datetime, credential_id: str
+    conn: AsyncConnection, *, game_id: str, member_id: str, now: datetime, credential_id: str, channel: str
 ) -> games_pb2.PlayGameResponse:
+    """Play once for the member; `channel` is where the caller plays (the app, or the web shop for it)."""
     await ledger_api.lock_ledger(conn, member_id)
     game = await store.get_game(conn, game_id, share=True)  # an UpdateGame waits for this play
     if game is None:
@@ -158,7 +167,7 @@ async def play_game(
         cost_amount=rules.spec.cost_amount,
     )
     if rules.cost.kind is not PlayCostKind.FREE:
-        await _pay(conn, play, now=now, credential_id=credential_id)
+        await _pay(conn, play, now=now, credential_id=credential_id, channel=channel)
     await store.lock_prizes(conn, game_id, rules.limited())
     prizes = rules.prizes(await store.prize_stock(conn, game_id), await store.won_on(conn, game_id, today))
     table = effective_table(prizes, rules.spec.no_prize_weight)
@@ -170,7 +179,7 @@ async def play_game(
         play.won, play.prize_id, play.prize_name = True, prize.prize_id, spec_prize.name
         play.grant.CopyFrom(spec_prize.grant)
         await store.record_win(conn, game_id=game_id, prize_id=prize.prize_id, day=today)
-        await _grant(conn, prize, play, now=now, credential_id=credential_id)
+        await _grant(conn, prize, play, now=now, credential_id=credential_id, channel=channel)
         await leaderboard.add_score(conn, member_id=member_id, board=f"game:{game_id}", points=1, now=now)
     await store.insert_play(
         conn,

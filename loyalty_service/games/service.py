@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service import metrics
 from loyalty_service.auth.principal import PrincipalKind, current_principal
 from loyalty_service.challenges import api as challenges_api
+from loyalty_service.common_messages import channel_of
 from loyalty_service.errors import NotFound
 from loyalty_service.games import leaderboard, store
 from loyalty_service.games import privacy as _privacy  # noqa: F401  (registers the export)
@@ -99,6 +100,7 @@ class GameServicer(games_pb2_grpc.GameServiceServicer):
                 member_id=member_id,
                 now=self._rt.now(),
                 credential_id=principal.credential_id,
+                channel=channel_of(principal).value,
             )
 
         response, replayed = await self._rt.write_outcome(

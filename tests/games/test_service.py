@@ -89,6 +89,35 @@ async def test_play_retry_returns_the_same_outcome(isolated_service: Running) ->
     assert listed.games[0].can_play
 
 
+async def test_a_play_is_recorded_in_the_callers_channel(isolated_service: Running) -> None:
+    """Goal: the web shop playing for a member wins points in the web shop channel, the app in the app."""
+    assert isolated_service.clock is not None
+    back = await isolated_service.client("backoffice")
+    spec = _game_spec(isolated_service.clock.now())
+    spec.no_prize_weight = 0
+    game = (
+        await back.program.CreateGame(games_pb2.CreateGameRequest(idempotency_key=new_key(), spec=spec))
+    ).game
+    member = await isolated_service.enroll()
+    web = _games(isolated_service.channel, (await isolated_service.client("webshop")).secret)
+    app = _games(isolated_service.channel, (await isolated_service.member_client(member.member_id)).secret)
+    for games, member_id in ((web, member.member_id), (app, "")):
+        await games.PlayGame(
+            games_pb2.PlayGameRequest(idempotency_key=new_key(), game_id=game.game_id, member_id=member_id)
+        )
+    async with isolated_service.engine.connect() as conn:
+        channels = (
+            await conn.execute(
+                text(
+                    "select channel from ledger_entries where member_id = :m and entry_type = 'game_win' "
+                    "order by entry_seq"
+                ),
+                {"m": member.member_id},
+            )
+        ).scalars()
+        assert list(channels) == ["webshop", "app"]
+
+
 async def _wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.1)):
         if await predicate():
