@@ -3,14 +3,17 @@ upload does not pay twice; the rule conditions are validated and round-trip."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import grpc
 import pytest
 from loyalty.v1 import ledger_pb2, program_pb2
 
+from loyalty_service.kernel.channel import Channel
 from loyalty_service.proto_time import to_timestamp
 from tests.journeys.conftest import now_of, web_order
+from tests.journeys.test_domain import MONTHLY, SALE_CHANNELS, SECOND, Sale, _simulate
 from tests.ledger.conftest import EPOCH, Programme, make_programme, member_ref, purchase, violations
 from tests.support.api import Running, new_key
 
@@ -125,3 +128,28 @@ async def test_cross_channel_conditions_are_validated_and_round_trip(isolated_se
     saved = next(r for r in listed.rules if r.rule_id == rule_id)
     assert saved.spec.condition.first_purchase_in_second_channel
     assert not saved.spec.condition.store_and_online_same_month
+
+
+async def test_shuffled_uploads_pay_exactly_what_the_model_pays(isolated_service: Running) -> None:
+    """Goal: the service (SQL channel history, claims) pays the same purchases as the pure model of
+    tests/journeys/test_domain.py, for sales of both channels recorded in shuffled order."""
+    running = isolated_service
+    programme = await make_programme(running)
+    await _bonus_rule(programme, "second channel", first_purchase_in_second_channel=True)
+    await _bonus_rule(programme, "store and online", store_and_online_same_month=True)
+    now = now_of(running)
+    for seed in range(3):
+        rng = random.Random(seed)
+        member = await programme.member()
+        minutes = rng.sample(range(60, 25 * 24 * 60), 8)
+        sales = [Sale(rng.choice(SALE_CHANNELS), now - timedelta(minutes=m)) for m in minutes]
+        paid: dict[str, list[int]] = {"second channel": [], "store and online": []}
+        for index, sale in enumerate(sales):
+            if sale.channel is Channel.POS:
+                answer = await programme.buy(member, 1000, occurred_at=sale.occurred_at)
+            else:
+                answer = await web_order(programme, member, 1000, occurred_at=sale.occurred_at)
+            for name in _bonuses(answer):
+                paid[name].append(index)
+        assert paid["second channel"] == _simulate(sales, SECOND)
+        assert paid["store and online"] == _simulate(sales, MONTHLY)
