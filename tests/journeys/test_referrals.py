@@ -3,6 +3,7 @@ member's first purchase; self-referral, unknown and malformed codes, and the yea
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -125,3 +126,16 @@ async def test_an_erased_referrer_is_not_paid_but_the_new_member_is(isolated_ser
         0,
         100,
     )
+
+
+async def test_concurrent_enrolments_respect_the_yearly_limit(isolated_service: Running) -> None:
+    """Goal: enrolments with one code at once never exceed the referrer's yearly limit (the code row lock)."""
+    running = isolated_service
+    await journey_settings(running, referrer_bonus_points=10, referrals_per_year_max=2)
+    referrer = (await _enrol(running, "popular@example.com")).member
+    answers = await asyncio.gather(
+        *(_enrol(running, f"friend{i}@example.com", referrer.referral_code) for i in range(6))
+    )
+    statuses = sorted(a.referral.status for a in answers)
+    assert statuses.count(members_pb2.REFERRAL_STATUS_PENDING) == 2
+    assert statuses.count(members_pb2.REFERRAL_STATUS_OVER_LIMIT) == 4
