@@ -3,8 +3,9 @@
 - RecordPurchase with `pickup_store_id` credits the order's points as a lot held pending
   (`ledger.api.HELD_UNTIL_RELEASED`) and records the pickup (`open_pickup`), due by occurred_at +
   `pickup_deadline_days`.
-- ConfirmPickup, from a till of the pickup store (and only that store: the order waits there), releases
-  the lot at once (`Book.release_now`) and credits the pickup bonus (a BONUS entry, source "pickup_bonus").
+- ConfirmPickup, from a till of the pickup store (and only that store: the order waits there) before the
+  deadline (after it the order counts as cancelled even before the job has run), releases the lot at
+  once (`Book.release_now`) and credits the pickup bonus (a BONUS entry, source "pickup_bonus").
 - The maintenance task cancels awaiting orders past their deadline: what is left of their points is
   reversed through the Book (a REFUND_REVERSAL entry, source "pickup_cancelled").
 - A refund of an uncollected order works like any refund (it takes from the held lot first); a refund
@@ -109,7 +110,7 @@ async def find_pickup(conn: AsyncConnection, *, order_store_id: str, order_id: s
     return row
 
 
-def _refuse(row: store.PickupRow, *, store_id: str) -> None:
+def _refuse(row: store.PickupRow, *, store_id: str, now: datetime) -> None:
     """FAILED_PRECONDITION unless the order waits, in this store, with something to collect."""
     metadata = {"order_id": row.order_id, "pickup_store_id": row.pickup_store_id}
     if row.status == "collected":
@@ -118,7 +119,7 @@ def _refuse(row: store.PickupRow, *, store_id: str) -> None:
         )
     if row.status == "cancelled" and row.cancel_reason == "refunded":
         raise FailedPrecondition("the order was refunded", reason="ORDER_REFUNDED", metadata=metadata)
-    if row.status == "cancelled":
+    if row.status == "cancelled" or row.deadline_at <= now:  # past the deadline: cancelled, job or not
         raise FailedPrecondition(
             "the order was not collected in time and is cancelled",
             reason="ORDER_CANCELLED",
@@ -148,7 +149,7 @@ async def confirm_pickup(
             reason="NOT_CLICK_AND_COLLECT",
             metadata={"order_id": order_id},
         )
-    _refuse(row, store_id=store_id)
+    _refuse(row, store_id=store_id, now=now)
     released = await book.release_now(row.lot_id) if row.lot_id else 0
     settings = await store.read_settings(conn)
     bonus, bonus_entry_id = settings.pickup_bonus_points, ""

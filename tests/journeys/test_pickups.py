@@ -3,6 +3,7 @@ cancelled after N days; refunds of uncollected orders; bad input."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import grpc
@@ -250,3 +251,42 @@ async def test_check_reports_an_awaiting_order_with_released_points(isolated_ser
             )
         )
     assert any("chk-1 awaits its pickup" in problem for problem in await _problems(running))
+
+
+async def test_concurrent_pickups_and_the_deadline_race_pay_once(isolated_service: Running) -> None:
+    """Goal: two confirmations at once (different keys) collect once and pay one bonus; a confirmation
+    racing the maintenance run past the deadline is refused either way, and the order is reversed once."""
+    running = isolated_service
+    clock = running.clock
+    assert clock is not None
+    programme = await make_programme(running)
+    await journey_settings(running, pickup_deadline_days=1, pickup_bonus_points=5)
+    member = await programme.member()
+    at = now_of(running) - timedelta(minutes=1)
+    await web_order(
+        programme, member, 1000, pickup_store_id=programme.store_id, occurred_at=at, order_id="race-1"
+    )
+    await web_order(
+        programme, member, 2000, pickup_store_id=programme.store_id, occurred_at=at, order_id="race-2"
+    )
+    results = await asyncio.gather(
+        *(confirm(programme.till, "race-1", programme.store_id) for _ in range(4)), return_exceptions=True
+    )
+    done = [r for r in results if isinstance(r, journeys_pb2.ConfirmPickupResponse)]
+    refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(done) == 1
+    assert {reason(r) for r in refused} == {"ALREADY_COLLECTED"}
+
+    clock.advance(timedelta(days=1))
+    outcome = await asyncio.gather(
+        confirm(programme.till, "race-2", programme.store_id),
+        run_once(running.engine, clock.now()),
+        return_exceptions=True,
+    )
+    assert isinstance(outcome[0], grpc.aio.AioRpcError)
+    assert reason(outcome[0]) == "ORDER_CANCELLED"  # past the deadline, whether the job ran first or not
+    view = await programme.web.journeys.GetPickup(journeys_pb2.GetPickupRequest(order_id="race-2"))
+    assert view.pickup.status == journeys_pb2.PICKUP_STATUS_CANCELLED
+    balance = await programme.balance(member)
+    assert (balance.available, balance.pending) == (10 + 5, 0)
+    assert await _problems(running) == []
