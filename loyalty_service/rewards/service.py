@@ -17,6 +17,7 @@ from loyalty_service.auth.principal import Principal, PrincipalKind, current_pri
 from loyalty_service.common_messages import channel_of
 from loyalty_service.errors import InvalidArgument, NotFound
 from loyalty_service.grpc_types import Context
+from loyalty_service.ledger import api as ledger_api
 from loyalty_service.members import api as members_api
 from loyalty_service.rewards import catalogue, requests, store, vouchers
 from loyalty_service.rewards.api import issue_voucher
@@ -103,6 +104,8 @@ class RewardServicer(rewards_pb2_grpc.RewardServiceServicer):
         async def work(conn: AsyncConnection) -> rewards_pb2.RedeemRewardResponse:
             member_id = await members_api.require_member(conn, key)
             principal.require_member(member_id)
+            # The ledger lock first, as a tier review takes it: the tier read below holds until commit.
+            await ledger_api.lock_ledger(conn, member_id)
             await tiers_api.require_reward_tier(  # TIER_REQUIRED for a reward reserved to a higher tier
                 conn, member_id=member_id, reward_id=reward_id, now=self._rt.now()
             )
