@@ -16,6 +16,7 @@ serialisation failures and deadlocks (`db.transaction`) and the UNAVAILABLE mapp
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["execute", "executemany", "fetch", "fetchrow", "fetchval", "insert", "transaction_of"]
+__all__ = [
+    "Write",
+    "combine",
+    "execute",
+    "executemany",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "insert",
+    "transaction_of",
+]
+
+Write = tuple[str, Sequence[Any]]
+"""A statement with `$n` placeholders numbered from 1, and its arguments."""
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_COMBINED: dict[tuple[tuple[str, int], ...], str] = {}
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[bool, ...]]] = {}
 
@@ -145,3 +161,30 @@ async def insert(conn: AsyncConnection, table: Table, values: Mapping[str, Any])
         for name, is_json in zip(columns, json_columns, strict=True)
     ]
     await execute(conn, sql, *args)
+
+
+def _shifted(sql: str, offset: int) -> str:
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql) if offset else sql
+
+
+def combine(writes: Sequence[Write], last: Write) -> Write:
+    """`writes` (inserts and updates without RETURNING) as data-modifying CTEs in front of `last`: one
+    statement, one round trip. They all run on one snapshot and cannot see each other's rows, so a
+    caller never combines two changes of one row, nor a change with a read of what it wrote."""
+    if not writes:
+        return last
+    pieces = (*writes, last)
+    key = tuple((sql, len(args)) for sql, args in pieces)
+    sql = _COMBINED.get(key)
+    if sql is None:
+        ctes, offset = [], 0
+        for i, (piece, args) in enumerate(writes):
+            ctes.append(f"write_{i} as ({_shifted(piece, offset)})")
+            offset += len(args)
+        tail = _shifted(last[0], offset)
+        if tail[:5].lower() == "with ":
+            sql = f"with {', '.join(ctes)}, {tail[5:]}"
+        else:
+            sql = f"with {', '.join(ctes)} {tail}"
+        _COMBINED[key] = sql
+    return sql, [arg for _, args in pieces for arg in args]

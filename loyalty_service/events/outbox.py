@@ -6,6 +6,7 @@ orders a member's events by commit, and a rollback takes its number back with it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from loyalty.v1 import events_pb2
@@ -38,12 +39,21 @@ _APPEND = (
 
 
 async def append(
-    conn: AsyncConnection, *, member_id: str, payload: events_pb2.EventPayload, occurred_at: datetime
+    conn: AsyncConnection,
+    *,
+    member_id: str,
+    payload: events_pb2.EventPayload,
+    occurred_at: datetime,
+    together_with: Sequence[fast.Write] = (),
 ) -> int:
-    """Take the member's next sequence number and write the event; returns the number."""
-    row = await fast.fetchrow(
-        conn, _APPEND, member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL
-    )
+    """Take the member's next sequence number and write the event; returns the number.
+
+    `together_with`: writes of the caller sent in the same statement (`fast.combine`), such as the
+    ledger entry the event reports: one round trip for all of them.
+    """
+    args = (member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL)
+    sql, combined_args = fast.combine(together_with, (_APPEND, args))
+    row = await fast.fetchrow(conn, sql, *combined_args)
     if row is None:
         raise NoResultFound(f"no account for member {member_id}")
     return int(row[0])

@@ -22,6 +22,7 @@ from loyalty.v1 import events_pb2, ledger_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service import metrics
+from loyalty_service.db import fast
 from loyalty_service.errors import InsufficientPoints, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
@@ -67,6 +68,13 @@ class Book:
         self.now = now
         self.credential_id = credential_id
         self.entries: list[EntryRow] = []
+        self._lot_writes: dict[str, fast.Write] = {}
+        """Lot rows changed since the last statement, written with the next entry or the head (one
+        round trip for a change); by lot id, so two changes of one lot write its last state once."""
+        self._other_writes: list[fast.Write] = []
+        """Takes not written yet, likewise."""
+        self._lot_inserts: set[str] = set()
+        """Lots among `_lot_writes` that are new (their pending write is the insert)."""
 
     @classmethod
     async def open(cls, conn: AsyncConnection, member_id: str, *, now: datetime, credential_id: str) -> Book:
@@ -78,6 +86,7 @@ class Book:
             conn, account, await store.open_lots(conn, member_id), now=now, credential_id=credential_id
         )
         await book.catch_up()
+        await book._flush()
         return book
 
     @property
@@ -138,6 +147,7 @@ class Book:
         self.lots[lot_id] = StoredLot(replace(stored.lot, available_at=self.now), False, stored.entry_id)
         await store.set_available_at(self._conn, member_id=self.member_id, lot_id=lot_id, at=self.now)
         await self.catch_up()
+        await self._flush()
         return stored.lot.remaining
 
     # --- credits ---------------------------------------------------------------------------------
@@ -173,7 +183,8 @@ class Book:
         )
         stored = StoredLot(lot, released, entry_id)
         self.lots[lot_id] = stored
-        await store.insert_lot(self._conn, member_id=self.member_id, stored=stored)
+        self._lot_writes[lot_id] = store.lot_insert(member_id=self.member_id, stored=stored)
+        self._lot_inserts.add(lot_id)
         if lifetime:
             self.account = replace(self.account, lifetime_earned=self.account.lifetime_earned + points)
         return await self._post(entry_type, points, cause, entry_id=entry_id), lot_id
@@ -249,7 +260,10 @@ class Book:
                 replace(stored.lot, remaining=stored.lot.remaining - take.points), released=stored.released
             )
         self._move(available=-rest)
-        await store.insert_takes(self._conn, member_id=self.member_id, entry_id=entry_id, takes=takes)
+        if takes:
+            self._other_writes.append(
+                store.takes_insert(member_id=self.member_id, entry_id=entry_id, takes=takes)
+            )
         return await self._post(entry_type, -points, cause, entry_id=entry_id)
 
     # --- merge ------------------------------------------------------------------------------------
@@ -279,9 +293,13 @@ class Book:
                     replace(stored.lot, remaining=stored.lot.remaining - take.points),
                     released=stored.released,
                 )
-            await store.insert_takes(target._conn, member_id=target.member_id, entry_id=entry_id, takes=takes)
+            target._other_writes.append(
+                store.takes_insert(member_id=target.member_id, entry_id=entry_id, takes=takes)
+            )
         if points:
             await target._post(EntryType.MERGE_IN, points, cause_in, entry_id=entry_id)
+        await self._flush()
+        await target._flush()
         return points
 
     # --- writing ----------------------------------------------------------------------------------
@@ -300,13 +318,23 @@ class Book:
     async def _save_lot(self, lot: Lot, *, released: bool) -> None:
         stored = self.lots[lot.lot_id]
         self.lots[lot.lot_id] = StoredLot(lot, released, stored.entry_id)
-        await store.save_lot(
-            self._conn,
-            member_id=self.member_id,
-            lot_id=lot.lot_id,
-            remaining=lot.remaining,
-            released=released,
+        if lot.lot_id in self._lot_inserts:  # not written yet: insert it as it is now
+            self._lot_writes[lot.lot_id] = store.lot_insert(
+                member_id=self.member_id, stored=self.lots[lot.lot_id]
+            )
+            return
+        self._lot_writes[lot.lot_id] = store.lot_save(
+            member_id=self.member_id, lot_id=lot.lot_id, remaining=lot.remaining, released=released
         )
+
+    def _take_writes(self) -> list[fast.Write]:
+        writes = [*self._lot_writes.values(), *self._other_writes]
+        self._lot_writes, self._other_writes, self._lot_inserts = {}, [], set()
+        return writes
+
+    async def _flush(self) -> None:
+        """Write what is still pending (no-op when a statement already carried it)."""
+        await store.run_writes(self._conn, self._take_writes())
 
     async def _post(self, entry_type: EntryType, points: int, cause: Cause, *, entry_id: str) -> EntryRow:
         self.account = replace(self.account, entry_seq=self.account.entry_seq + 1)
@@ -329,15 +357,16 @@ class Book:
         # The hash chain (ledger.chain): the previous hash is on the locked account row, so no read.
         entry = replace(entry, entry_hash=chain.entry_hash(self.account.last_entry_hash, chained(entry)))
         self.account = replace(self.account, last_entry_hash=entry.entry_hash)
-        await store.insert_entry(self._conn, entry)
         metrics.count_points(self._conn, entry.entry_type, points)
         self.entries.append(entry)
         changed = events_pb2.PointsChanged(entry=entry_message(entry), balance=self.balance())
+        # The lots and takes of this change, the entry and its event: one statement.
         await outbox.append(
             self._conn,
             member_id=self.member_id,
             occurred_at=self.now,
             payload=events_pb2.EventPayload(points_changed=changed),
+            together_with=[*self._take_writes(), store.entry_insert(entry)],
         )
         return entry
 
@@ -352,6 +381,7 @@ class Book:
             next_release_at=min(release_times, default=None),
             next_expiry_at=min(expiry_times, default=None),
             now=self.now,
+            together_with=self._take_writes(),
         )
 
 

@@ -214,11 +214,9 @@ async def lots_by_id(conn: AsyncConnection, member_id: str, lot_ids: Iterable[st
     return [_stored_lot(row) for row in rows.all()]
 
 
-async def insert_lot(conn: AsyncConnection, *, member_id: str, stored: StoredLot) -> None:
+def lot_insert(*, member_id: str, stored: StoredLot) -> fast.Write:
     lot = stored.lot
-    await fast.execute(
-        conn,
-        _INSERT_LOT,
+    args = (
         member_id,
         lot.lot_id,
         lot.points,
@@ -229,6 +227,51 @@ async def insert_lot(conn: AsyncConnection, *, member_id: str, stored: StoredLot
         stored.entry_id,
         stored.released,
     )
+    return _INSERT_LOT, args
+
+
+def lot_save(*, member_id: str, lot_id: str, remaining: int, released: bool) -> fast.Write:
+    return _SAVE_LOT, (member_id, lot_id, remaining, released)
+
+
+def takes_insert(*, member_id: str, entry_id: str, takes: Sequence[Take]) -> fast.Write:
+    """One multi-row insert of a debit's takes (at least one)."""
+    assert takes
+    rows = ", ".join(f"(${4 * i + 1}, ${4 * i + 2}, ${4 * i + 3}, ${4 * i + 4})" for i in range(len(takes)))
+    args = tuple(value for t in takes for value in (member_id, entry_id, t.lot_id, t.points))
+    return f"insert into lot_takes (member_id, entry_id, lot_id, points) values {rows}", args
+
+
+def entry_insert(entry: EntryRow) -> fast.Write:
+    args = (
+        entry.member_id,
+        entry.entry_seq,
+        entry.entry_id,
+        entry.entry_type,
+        entry.points,
+        entry.balance_after,
+        entry.channel,
+        entry.store_id,
+        entry.source_type,
+        entry.source_ref,
+        entry.reason,
+        entry.credential_id,
+        entry.occurred_at,
+        entry.recorded_at,
+        entry.entry_hash,
+    )
+    return _INSERT_ENTRY, args
+
+
+async def run_writes(conn: AsyncConnection, writes: Sequence[fast.Write]) -> None:
+    """Several writes in one statement (`fast.combine`); nothing to do for none."""
+    if writes:
+        sql, args = fast.combine(writes[:-1], writes[-1])
+        await fast.execute(conn, sql, *args)
+
+
+async def insert_lot(conn: AsyncConnection, *, member_id: str, stored: StoredLot) -> None:
+    await run_writes(conn, [lot_insert(member_id=member_id, stored=stored)])
 
 
 async def save_lot(
@@ -264,25 +307,7 @@ async def takes_of(conn: AsyncConnection, *, member_id: str, entry_id: str) -> l
 
 
 async def insert_entry(conn: AsyncConnection, entry: EntryRow) -> None:
-    await fast.execute(
-        conn,
-        _INSERT_ENTRY,
-        entry.member_id,
-        entry.entry_seq,
-        entry.entry_id,
-        entry.entry_type,
-        entry.points,
-        entry.balance_after,
-        entry.channel,
-        entry.store_id,
-        entry.source_type,
-        entry.source_ref,
-        entry.reason,
-        entry.credential_id,
-        entry.occurred_at,
-        entry.recorded_at,
-        entry.entry_hash,
-    )
+    await run_writes(conn, [entry_insert(entry)])
 
 
 async def save_account(
@@ -292,11 +317,11 @@ async def save_account(
     next_release_at: datetime | None,
     next_expiry_at: datetime | None,
     now: datetime,
+    together_with: Sequence[fast.Write] = (),
 ) -> None:
-    """Write the materialised balance and the times the maintenance job must look at the member again."""
-    await fast.execute(
-        conn,
-        _SAVE_ACCOUNT,
+    """Write the materialised balance and the times the maintenance job must look at the member again
+    (with `together_with`, writes of the caller in the same statement)."""
+    args = (
         account.member_id,
         account.available,
         account.pending,
@@ -307,6 +332,7 @@ async def save_account(
         next_expiry_at,
         now,
     )
+    await run_writes(conn, [*together_with, (_SAVE_ACCOUNT, args)])
 
 
 async def list_entries(
