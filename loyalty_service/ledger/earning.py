@@ -21,6 +21,10 @@ Combination, as `evaluate` implements it:
   `TIER_RULE_ID`, version 0), applied after the rule multipliers.
 - BONUS adds bonus_points once per purchase if its condition matches (category/sku conditions: some
   line matches).
+- Omnichannel conditions (journeys, decision 0010) read the member's history as of occurred_at from
+  PurchaseFacts: `first_purchase_in_second_channel` (channels_before has another channel, prior_channels
+  not this one) and `store_and_online_same_month` (month_channels_before plus this channel hold POS and
+  WEBSHOP). Such rules pay once per period: a rule in `claimed_rule_ids` does not apply.
 - total = floor(sum over parts of base * product(factors) + sum(bonuses)), rounded down ONCE at the
   end, never below 0. Negative rates, factors or bonuses are programmer errors (asserted).
 
