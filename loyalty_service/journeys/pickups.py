@@ -31,6 +31,7 @@ from loyalty_service.journeys import domain, store
 from loyalty_service.journeys.messages import pickup_message
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.program import stores as program_stores
+from loyalty_service.tiers import api as tiers_api
 
 __all__ = ["cancel_overdue", "confirm_pickup", "find_pickup", "on_refund", "open_pickup"]
 
@@ -242,10 +243,16 @@ async def _cancel_one(conn: AsyncConnection, *, member_id: str, purchase_id: str
         reason="not collected in time",
         occurred_at=now,
     )
-    reversed_points, _entry_id = await ledger_api.reverse_purchase(
-        conn, book=book, purchase_id=purchase_id, cause=cause
+    reversal = await ledger_api.reverse_purchase(conn, book=book, purchase_id=purchase_id, cause=cause)
+    # Never collected: it no longer counts towards status tiers, like an order refunded in full.
+    await tiers_api.on_refund(
+        conn,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        refunded_total_minor=reversal.amount_minor,
+        now=now,
     )
-    await _cancelled(conn, row, reason="not_collected", points_reversed=reversed_points, now=now)
+    await _cancelled(conn, row, reason="not_collected", points_reversed=reversal.points, now=now)
     await book.close()
     return True
 

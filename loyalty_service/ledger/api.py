@@ -50,6 +50,7 @@ __all__ = [
     "InsufficientPlayTokens",
     "InsufficientPoints",
     "PointsMoved",
+    "PurchaseReversal",
     "RuleCondition",
     "RuleKind",
     "StoredRule",
@@ -233,14 +234,23 @@ async def find_order(
     return await records.find_order(conn, channel=channel, store_id=store_id, order_id=order_id)
 
 
+@dataclass(frozen=True, slots=True)
+class PurchaseReversal:
+    points: int
+    entry_id: str
+    """"" when there was nothing left to reverse."""
+    amount_minor: int
+    """The purchase's amount (a cancelled order counts as refunded in full elsewhere, e.g. for tiers)."""
+
+
 async def reverse_purchase(
     conn: AsyncConnection, *, book: Book, purchase_id: str, cause: Cause
-) -> tuple[int, str]:
+) -> PurchaseReversal:
     """Reverse what is left of a purchase's points (a cancelled order) on the caller's open `book`.
 
     Takes the purchase's own lot first, like a refund; records the points as reversed (a refunds row of
     amount 0, so `check` still finds the purchase's reversals in its refunds) so that a later refund of
-    the same order reverses nothing more. Returns (points reversed, entry id or "").
+    the same order reverses nothing more.
     """
     purchase = await records.lock_purchase(conn, member_id=book.member_id, purchase_id=purchase_id)
     if purchase is None:
@@ -255,7 +265,7 @@ async def reverse_purchase(
     )
     points = purchase.points - purchase.reversed_points
     if points <= 0:
-        return 0, ""
+        return PurchaseReversal(0, "", purchase.amount_minor)
     entry = await book.reverse(points, cause, own_lot_id=purchase.lot_id)
     book.add_lifetime(-points)
     await records.record_refund_totals(
@@ -273,4 +283,4 @@ async def reverse_purchase(
         occurred_at=cause.occurred_at,
         recorded_at=book.now,
     )
-    return points, entry.entry_id
+    return PurchaseReversal(points, entry.entry_id, purchase.amount_minor)

@@ -17,6 +17,7 @@ from loyalty_service.proto_time import to_timestamp
 from tests.journeys.conftest import confirm, event_types, journey_settings, now_of, web_order
 from tests.ledger.conftest import make_programme, member_ref, reason, violations
 from tests.support.api import Running, new_key
+from tests.tiers.test_stories import ladder_spec, set_ladder, tier_of
 
 
 async def _problems(running: Running) -> list[str]:
@@ -289,4 +290,29 @@ async def test_concurrent_pickups_and_the_deadline_race_pay_once(isolated_servic
     assert view.pickup.status == journeys_pb2.PICKUP_STATUS_CANCELLED
     balance = await programme.balance(member)
     assert (balance.available, balance.pending) == (10 + 5, 0)
+    assert await _problems(running) == []
+
+
+async def test_a_cancelled_order_no_longer_counts_towards_status_tiers(isolated_service: Running) -> None:
+    """Goal: the upgrade an uncollected order caused is undone when the order is cancelled, as a full
+    refund would undo it (tiers.api.on_refund)."""
+    running = isolated_service
+    clock = running.clock
+    assert clock is not None
+    programme = await make_programme(running)
+    await set_ladder(programme, ladder_spec())
+    await journey_settings(running, pickup_deadline_days=2)
+    member = await programme.member()
+    await web_order(
+        programme,
+        member,
+        12_000,
+        pickup_store_id=programme.store_id,
+        occurred_at=now_of(running),
+        order_id="t-1",
+    )
+    assert (await tier_of(programme, member)).tier_id == "silver"
+    clock.advance(timedelta(days=2, seconds=1))
+    await run_once(running.engine, clock.now())
+    assert (await tier_of(programme, member)).tier_id == "member"
     assert await _problems(running) == []
