@@ -1,4 +1,5 @@
-"""loyalty-service: serve | migrate | credentials | stores | check | ledger-head | expire | tiers | health | bench."""
+"""loyalty-service: serve | migrate | credentials | stores | check | ledger-head | expire | tiers | health |
+bench."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int, help="Prometheus port, 0 for any (LOYALTY_METRICS_PORT)")
     serve.add_argument(
         "--workers",
-        help="server processes on one port; 0 or 'auto' = core count (LOYALTY_WORKERS; default: the core count)",
+        help="server processes on one port; 0 or 'auto' = the core count (LOYALTY_WORKERS; the default)",
     )
     commands.add_parser("migrate", help="apply database migrations")
     creds = commands.add_parser("credentials", help="create, list or revoke API credentials")
@@ -192,8 +193,7 @@ async def _admin(args: argparse.Namespace, engine: AsyncEngine) -> int:
     if args.command == "expire":
         from loyalty_service.ledger.maintenance import run_once
 
-        released, expired = await run_once(engine, datetime.now(UTC))
-        print(json.dumps({"members_released": released, "members_expired": expired}))
+        print(json.dumps((await run_once(engine, datetime.now(UTC)))._asdict()))
         return 0
     if args.command == "tiers":
         from loyalty_service.tiers.review import run_once as review_tiers

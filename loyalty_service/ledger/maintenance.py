@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,10 +27,18 @@ from loyalty_service.ledger.book import SYSTEM_CREDENTIAL, Book
 from loyalty_service.rewards.vouchers import expire_due as expire_vouchers
 from loyalty_service.runtime import Runtime
 
-__all__ = ["maintenance_loop", "run_once"]
+__all__ = ["MaintenanceRun", "maintenance_loop", "run_once"]
 
 _log = logging.getLogger(__name__)
 _BATCH = 500
+
+
+class MaintenanceRun(NamedTuple):
+    """What one run did; `loyalty-service expire` prints it as JSON."""
+
+    members_released: int
+    members_expired: int
+    pickups_cancelled: int
 
 
 async def _due_members(engine: AsyncEngine, now: datetime, after: str, limit: int) -> list[str]:
@@ -58,8 +67,8 @@ async def _catch_up(conn: AsyncConnection, *, member_id: str, now: datetime) -> 
     return released, expired
 
 
-async def run_once(engine: AsyncEngine, now: datetime) -> tuple[int, int]:
-    """Catch up every member with something due at `now`; returns (members released, members expired)."""
+async def run_once(engine: AsyncEngine, now: datetime) -> MaintenanceRun:
+    """Cancel overdue click-and-collect orders and catch up every member with something due at `now`."""
     await expire_vouchers(engine, now)  # issued vouchers past validity: marked expired, nothing returned
     # Click-and-collect orders not collected by their deadline: cancelled, their points reversed.
     cancelled = await cancel_overdue_pickups(engine, now)
@@ -80,7 +89,7 @@ async def run_once(engine: AsyncEngine, now: datetime) -> tuple[int, int]:
             released_members += released > 0
             expired_members += expired > 0
         if len(due) < _BATCH:
-            return released_members, expired_members
+            return MaintenanceRun(released_members, expired_members, cancelled)
         after = due[-1]
 
 
@@ -91,7 +100,7 @@ async def maintenance_loop(runtime: Runtime) -> None:
         await asyncio.sleep(interval)
         try:
             now = runtime.now()
-            released, expired = await run_once(runtime.engine, now)
+            released, expired, _cancelled = await run_once(runtime.engine, now)  # cancellations: logged
             prune = functools.partial(
                 idempotency.prune, now=now, retention_days=runtime.settings.idempotency_retention_days
             )

@@ -27,7 +27,8 @@ async def _settings(programme: Programme, *, pending_days: int, expiry_months: i
 
 async def _maintain(running: Running) -> tuple[int, int]:
     assert running.clock is not None
-    return await run_once(running.engine, running.clock.now())
+    released, expired, _cancelled = await run_once(running.engine, running.clock.now())
+    return released, expired
 
 
 async def _problems(running: Running) -> list[str]:
