@@ -269,11 +269,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             await conn.execution_options(isolation_level="REPEATABLE READ")
             member_id = await members_api.require_member(conn, member)
             principal.require_member(member_id)
-            account = await store.read_account(conn, member_id)
-            if account is None:
+            found = await store.read_account_with_lots(conn, member_id)
+            if found is None:
                 raise NotFound("member", member_id)
+            account, lots = found
             now = self._rt.now()
-            held = [s.lot for s in await store.open_lots(conn, member_id) if s.lot.remaining > 0]
+            held = [s.lot for s in lots if s.lot.remaining > 0]
             available, pending = lot_rules.balances(held, now, debt=max(0, -account.available))
             balance = balance_message(
                 member_id=member_id,

@@ -34,6 +34,7 @@ __all__ = [
     "lots_by_id",
     "open_lots",
     "read_account",
+    "read_account_with_lots",
     "save_account",
     "save_lot",
     "set_available_at",
@@ -182,6 +183,26 @@ async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> None:
     await fast.fetch(
         conn, _LOCK_ACCOUNTS, ids, [kind for kind, _ in identifiers], [value for _, value in identifiers]
     )
+
+
+_ACCOUNT_WITH_LOTS = (
+    "select a.member_id, a.available, a.pending, a.lifetime_earned, a.entry_seq, a.last_entry_hash,"
+    " l.lot_id, l.points, l.remaining, l.earned_at, l.available_at, l.expires_at, l.released, l.entry_id"
+    " from accounts a left join lots l on l.member_id = a.member_id"
+    " and (l.remaining > 0 or l.released is false)"
+    " where a.member_id = $1 order by l.earned_at, l.lot_id"
+)
+
+
+async def read_account_with_lots(
+    conn: AsyncConnection, member_id: str
+) -> tuple[AccountRow, list[StoredLot]] | None:
+    """`read_account` and `open_lots` in one statement (one snapshot, one round trip); no lock."""
+    rows = await fast.fetch(conn, _ACCOUNT_WITH_LOTS, member_id)
+    if not rows:
+        return None
+    values = [tuple(row) for row in rows]
+    return _account(values[0][:6]), [_stored_lot(row[6:]) for row in values if row[6] is not None]
 
 
 async def read_account(conn: AsyncConnection, member_id: str) -> AccountRow | None:
