@@ -1,8 +1,9 @@
 """Blocking variants that run the async clients' own code on a private event loop thread.
 
 `blocking(AsyncPosClient.balance)` turns one async method into a blocking one with the same signature
-and docstring; `blocking_iterator` does the same for async iterators. There is one implementation of
-every call: the blocking classes hold no logic.
+and docstring; `blocking_iterator` does the same for async iterators; `constructed_like(AsyncPosClient)`
+gives the blocking class's `__init__` the async class's constructor arguments. There is one implementation
+of every call and one declaration of every argument: the blocking classes hold no logic.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 from loyalty_clients._base import ClientBase
 
-__all__ = ["BlockingClient", "blocking", "blocking_iterator"]
+__all__ = ["BlockingClient", "blocking", "blocking_iterator", "constructed_like"]
 
 A = TypeVar("A", bound=ClientBase)
 A_co = TypeVar("A_co", bound=ClientBase, covariant=True)
+B = TypeVar("B", bound="BlockingClient[Any]")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -78,6 +80,31 @@ class BlockingClient(Generic[A_co]):
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def constructed_like(
+    client_class: Callable[P, A],
+) -> Callable[[Callable[[B, A], None]], Callable[Concatenate[B, P], None]]:
+    """Decorates a blocking class's `__init__(self, client)` so that it takes `client_class`'s arguments.
+
+    The user calls `PosClient(store_id=..., api_key=..., target=...)` exactly as `AsyncPosClient(...)`: mypy
+    and `inspect.signature` both see the async constructor's keyword arguments and defaults, declared once.
+
+    >>> class PosClient(BlockingClient[AsyncPosClient]):
+    ...     @constructed_like(AsyncPosClient)
+    ...     def __init__(self, client: AsyncPosClient) -> None:
+    ...         super().__init__(client)
+    """
+
+    def decorate(init: Callable[[B, A], None]) -> Callable[Concatenate[B, P], None]:
+        @functools.wraps(init)
+        def __init__(self: B, /, *args: P.args, **kwargs: P.kwargs) -> None:
+            init(self, client_class(*args, **kwargs))
+
+        # `inspect.signature` follows `__wrapped__`: show the async constructor's arguments.
+        return functools.update_wrapper(__init__, client_class.__init__, assigned=(), updated=())
+
+    return decorate
 
 
 def blocking(

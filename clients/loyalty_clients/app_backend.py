@@ -15,7 +15,7 @@ from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
-from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
+from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator, constructed_like
 from loyalty_clients._models import Channel
 
 __all__ = ["AppBackendClient", "AsyncAppBackendClient"]
@@ -67,8 +67,9 @@ class AppBackendClient(BlockingClient[AsyncAppBackendClient]):
     ...     token = backend.issue_member_token(member_id=member.member_id)
     """
 
-    def __init__(self, *, api_key: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
-        super().__init__(AsyncAppBackendClient(api_key=api_key, target=target, **options))
+    @constructed_like(AsyncAppBackendClient)
+    def __init__(self, client: AsyncAppBackendClient) -> None:
+        super().__init__(client)
 
     lookup_member = blocking(AsyncAppBackendClient.lookup_member)
     get_member = blocking(AsyncAppBackendClient.get_member)

@@ -21,7 +21,7 @@ from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
-from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
+from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator, constructed_like
 from loyalty_clients._models import (
     AuditPage,
     Channel,
@@ -287,8 +287,9 @@ class MarketingClient(BlockingClient[AsyncMarketingClient]):
     ...     office.create_store(store_id="lyon-02", name="Lyon Part-Dieu")
     """
 
-    def __init__(self, *, api_key: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
-        super().__init__(AsyncMarketingClient(api_key=api_key, target=target, **options))
+    @constructed_like(AsyncMarketingClient)
+    def __init__(self, client: AsyncMarketingClient) -> None:
+        super().__init__(client)
 
     lookup_member = blocking(AsyncMarketingClient.lookup_member)
     get_member = blocking(AsyncMarketingClient.get_member)

@@ -23,7 +23,7 @@ from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ClientBase, ConnectionOptions
-from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
+from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator, constructed_like
 from loyalty_clients._models import (
     Balance,
     Channel,
@@ -183,8 +183,9 @@ class MobileAppClient(BlockingClient[AsyncMobileAppClient]):
     ...     print(app.balance().available)
     """
 
-    def __init__(self, *, member_token: str, target: str, **options: Unpack[ConnectionOptions]) -> None:
-        super().__init__(AsyncMobileAppClient(member_token=member_token, target=target, **options))
+    @constructed_like(AsyncMobileAppClient)
+    def __init__(self, client: AsyncMobileAppClient) -> None:
+        super().__init__(client)
 
     @property
     def member_id(self) -> str:

@@ -21,7 +21,7 @@ from loyalty_clients import _ops_journeys as journeys
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
-from loyalty_clients._blocking import BlockingClient, blocking
+from loyalty_clients._blocking import BlockingClient, blocking, constructed_like
 from loyalty_clients._errors import Unavailable
 from loyalty_clients._models import Channel, MemberRef, Money, PurchaseLine, PurchaseResult
 from loyalty_clients._offline import DeadLetter, OfflineQueue, QueuedPurchase
@@ -206,28 +206,9 @@ class PosClient(BlockingClient[AsyncPosClient]):
     ...                          amount=Money(500, "EUR"))
     """
 
-    def __init__(
-        self,
-        *,
-        store_id: str,
-        api_key: str,
-        target: str,
-        queue_path: str | Path | None = None,
-        offline_probe_interval_seconds: float = 5.0,
-        sync_timeout_seconds: float = 60.0,
-        **options: Unpack[ConnectionOptions],
-    ) -> None:
-        super().__init__(
-            AsyncPosClient(
-                store_id=store_id,
-                api_key=api_key,
-                target=target,
-                queue_path=queue_path,
-                offline_probe_interval_seconds=offline_probe_interval_seconds,
-                sync_timeout_seconds=sync_timeout_seconds,
-                **options,
-            )
-        )
+    @constructed_like(AsyncPosClient)
+    def __init__(self, client: AsyncPosClient) -> None:
+        super().__init__(client)
 
     @property
     def store_id(self) -> str:

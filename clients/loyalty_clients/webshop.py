@@ -16,7 +16,7 @@ from loyalty_clients import _ops_privacy as privacy
 from loyalty_clients import _ops_rewards as rewards
 from loyalty_clients import _ops_tiers as tiers
 from loyalty_clients._base import ConnectionOptions
-from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator
+from loyalty_clients._blocking import BlockingClient, blocking, blocking_iterator, constructed_like
 from loyalty_clients._models import Channel
 
 __all__ = ["AsyncWebShopClient", "WebShopClient"]
@@ -75,15 +75,9 @@ class WebShopClient(BlockingClient[AsyncWebShopClient]):
     ...     shop.balance(member=Identifier.email("ada@example.com"))
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        target: str,
-        store_id: str = DEFAULT_WEBSHOP_STORE_ID,
-        **options: Unpack[ConnectionOptions],
-    ) -> None:
-        super().__init__(AsyncWebShopClient(api_key=api_key, target=target, store_id=store_id, **options))
+    @constructed_like(AsyncWebShopClient)
+    def __init__(self, client: AsyncWebShopClient) -> None:
+        super().__init__(client)
 
     lookup_member = blocking(AsyncWebShopClient.lookup_member)
     get_member = blocking(AsyncWebShopClient.get_member)

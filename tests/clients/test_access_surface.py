@@ -160,6 +160,7 @@ def test_blocking_twin_mirrors_the_async_client(blocking_cls: type[BlockingClien
         assert target is inspect.getattr_static(async_cls, name), f"{blocking_cls.__name__}.{name}"
     params = inspect.signature(blocking_cls.__init__).parameters
     assert list(params)[-1] == "options", "connection options come from ConnectionOptions, declared once"
+    assert inspect.signature(blocking_cls) == inspect.signature(async_cls), "constructed_like(async twin)"
 
 
 def test_the_walk_sees_helpers_and_self_calls() -> None:
