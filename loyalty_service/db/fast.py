@@ -50,8 +50,12 @@ async def _adapted(conn: AsyncConnection) -> Any:
     """SQLAlchemy's asyncpg adapter of `conn`, with its transaction begun."""
     if not conn.in_transaction():
         await conn.begin()  # autobegin, as the first Core statement would
-    raw = await conn.get_raw_connection()
-    adapted: Any = raw.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
+    # The pooled connection SQLAlchemy holds; read without a greenlet round (`get_raw_connection`
+    # costs one per call) unless it must be re-established.
+    fairy = conn.sync_connection._dbapi_connection if conn.sync_connection is not None else None
+    if fairy is None or fairy.dbapi_connection is None:
+        fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
     if adapted._transaction is None and not adapted.autocommit:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
