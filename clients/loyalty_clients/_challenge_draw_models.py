@@ -1,6 +1,7 @@
 """Geolocation challenges and prize draws as the clients take and return them (frozen dataclasses).
 
-Conversions live in `_convert_features.py`; a draw result converts back to the export JSON in `_ops_draws.py`.
+Conversions live in `_convert_challenges.py` and `_convert_draws.py`; a draw result converts back to the
+export JSON in `_ops_draws.py`.
 """
 
 from __future__ import annotations

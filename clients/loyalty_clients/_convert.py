@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.v1 import audit_pb2, common_pb2, ledger_pb2, members_pb2, program_pb2, stats_pb2
@@ -11,65 +14,39 @@ from loyalty.v1 import audit_pb2, common_pb2, ledger_pb2, members_pb2, program_p
 from loyalty_clients import _models as m
 from loyalty_clients import _stats_models as st
 
-CHANNEL_TO_PROTO = {
-    m.Channel.POS: common_pb2.CHANNEL_POS,
-    m.Channel.WEBSHOP: common_pb2.CHANNEL_WEBSHOP,
-    m.Channel.APP: common_pb2.CHANNEL_APP,
-    m.Channel.BACKOFFICE: common_pb2.CHANNEL_BACKOFFICE,
-    m.Channel.UNSPECIFIED: common_pb2.CHANNEL_UNSPECIFIED,
-}
-_CHANNELS = {v: k for k, v in CHANNEL_TO_PROTO.items()}
-_KIND_TO_PROTO = {
-    m.IdentifierKind.CARD: common_pb2.IDENTIFIER_KIND_CARD,
-    m.IdentifierKind.EMAIL: common_pb2.IDENTIFIER_KIND_EMAIL,
-    m.IdentifierKind.PHONE: common_pb2.IDENTIFIER_KIND_PHONE,
-    m.IdentifierKind.WEBSHOP_CUSTOMER_ID: common_pb2.IDENTIFIER_KIND_WEBSHOP_CUSTOMER_ID,
-}
+E = TypeVar("E", bound=enum.Enum)
+V = TypeVar("V")
+V_co = TypeVar("V_co", covariant=True)
+
+
+class _ProtoEnum(Protocol[V_co]):
+    """A generated enum (`common_pb2.Channel`, ...): its values by name."""
+
+    def Value(self, name: str) -> V_co: ...
+
+
+def enum_to_proto(ours: type[E], theirs: _ProtoEnum[V], prefix: str) -> dict[E, V]:
+    """Each member of our enum with the generated value of the same name: `Channel.POS` -> `CHANNEL_POS`."""
+    return {member: theirs.Value(prefix + member.name) for member in ours}
+
+
+def enum_from_proto(ours: type[E], theirs: _ProtoEnum[V], prefix: str) -> dict[V, E]:
+    """The reverse of `enum_to_proto`: look a value up with `.get()`, a newer server may send others."""
+    return {value: member for member, value in enum_to_proto(ours, theirs, prefix).items()}
+
+
+CHANNEL_TO_PROTO = enum_to_proto(m.Channel, common_pb2.Channel, "CHANNEL_")
+CHANNEL_FROM_PROTO = enum_from_proto(m.Channel, common_pb2.Channel, "CHANNEL_")
+_KIND_TO_PROTO = enum_to_proto(m.IdentifierKind, common_pb2.IdentifierKind, "IDENTIFIER_KIND_")
 _KINDS = {v: k for k, v in _KIND_TO_PROTO.items()}
-_STATUSES = {
-    members_pb2.MEMBER_STATUS_ACTIVE: m.MemberStatus.ACTIVE,
-    members_pb2.MEMBER_STATUS_PROVISIONAL: m.MemberStatus.PROVISIONAL,
-    members_pb2.MEMBER_STATUS_CLOSED: m.MemberStatus.CLOSED,
-    members_pb2.MEMBER_STATUS_ERASED: m.MemberStatus.ERASED,
-}
-PURPOSE_TO_PROTO = {
-    m.ConsentPurpose.MARKETING: members_pb2.CONSENT_PURPOSE_MARKETING,
-    m.ConsentPurpose.LOCATION: members_pb2.CONSENT_PURPOSE_LOCATION,
-    m.ConsentPurpose.PROFILING: members_pb2.CONSENT_PURPOSE_PROFILING,
-}
+_STATUSES = enum_from_proto(m.MemberStatus, members_pb2.MemberStatus, "MEMBER_STATUS_")
+PURPOSE_TO_PROTO = enum_to_proto(m.ConsentPurpose, members_pb2.ConsentPurpose, "CONSENT_PURPOSE_")
 _PURPOSES = {v: k for k, v in PURPOSE_TO_PROTO.items()}
-ENTRY_TYPE_TO_PROTO = {
-    m.EntryType.EARN: ledger_pb2.ENTRY_TYPE_EARN,
-    m.EntryType.REFUND_REVERSAL: ledger_pb2.ENTRY_TYPE_REFUND_REVERSAL,
-    m.EntryType.SPEND: ledger_pb2.ENTRY_TYPE_SPEND,
-    m.EntryType.SPEND_CANCEL: ledger_pb2.ENTRY_TYPE_SPEND_CANCEL,
-    m.EntryType.ADJUST: ledger_pb2.ENTRY_TYPE_ADJUST,
-    m.EntryType.EXPIRE: ledger_pb2.ENTRY_TYPE_EXPIRE,
-    m.EntryType.MERGE_OUT: ledger_pb2.ENTRY_TYPE_MERGE_OUT,
-    m.EntryType.MERGE_IN: ledger_pb2.ENTRY_TYPE_MERGE_IN,
-    m.EntryType.REDEEM: ledger_pb2.ENTRY_TYPE_REDEEM,
-    m.EntryType.REDEEM_CANCEL: ledger_pb2.ENTRY_TYPE_REDEEM_CANCEL,
-    m.EntryType.GAME_PLAY: ledger_pb2.ENTRY_TYPE_GAME_PLAY,
-    m.EntryType.GAME_WIN: ledger_pb2.ENTRY_TYPE_GAME_WIN,
-    m.EntryType.PASSPORT_REWARD: ledger_pb2.ENTRY_TYPE_PASSPORT_REWARD,
-    m.EntryType.CHALLENGE_REWARD: ledger_pb2.ENTRY_TYPE_CHALLENGE_REWARD,
-    m.EntryType.DRAW_ENTRY: ledger_pb2.ENTRY_TYPE_DRAW_ENTRY,
-    m.EntryType.DRAW_WIN: ledger_pb2.ENTRY_TYPE_DRAW_WIN,
-    m.EntryType.BONUS: ledger_pb2.ENTRY_TYPE_BONUS,
-}
+ENTRY_TYPE_TO_PROTO = enum_to_proto(m.EntryType, ledger_pb2.EntryType, "ENTRY_TYPE_")
 _ENTRY_TYPES = {v: k for k, v in ENTRY_TYPE_TO_PROTO.items()}
-CREDENTIAL_KIND_TO_PROTO = {
-    m.CredentialKind.POS: program_pb2.CREDENTIAL_KIND_POS,
-    m.CredentialKind.WEBSHOP: program_pb2.CREDENTIAL_KIND_WEBSHOP,
-    m.CredentialKind.APP_BACKEND: program_pb2.CREDENTIAL_KIND_APP_BACKEND,
-    m.CredentialKind.BACKOFFICE: program_pb2.CREDENTIAL_KIND_BACKOFFICE,
-}
+CREDENTIAL_KIND_TO_PROTO = enum_to_proto(m.CredentialKind, program_pb2.CredentialKind, "CREDENTIAL_KIND_")
 _CREDENTIAL_KINDS = {v: k for k, v in CREDENTIAL_KIND_TO_PROTO.items()}
-_RULE_KIND_TO_PROTO = {
-    m.EarningRuleKind.BASE_RATE: program_pb2.EARNING_RULE_KIND_BASE_RATE,
-    m.EarningRuleKind.MULTIPLIER: program_pb2.EARNING_RULE_KIND_MULTIPLIER,
-    m.EarningRuleKind.BONUS: program_pb2.EARNING_RULE_KIND_BONUS,
-}
+_RULE_KIND_TO_PROTO = enum_to_proto(m.EarningRuleKind, program_pb2.EarningRuleKind, "EARNING_RULE_KIND_")
 _RULE_KINDS = {v: k for k, v in _RULE_KIND_TO_PROTO.items()}
 
 
@@ -82,6 +59,14 @@ def timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value.astimezone(UTC))
     return stamp
+
+
+def optional_timestamp(value: datetime | None) -> Timestamp | None:
+    return None if value is None else timestamp(value)
+
+
+def channels(values: Iterable[m.Channel]) -> list[common_pb2.Channel.ValueType]:
+    return [CHANNEL_TO_PROTO[x] for x in values]
 
 
 def identifier(value: m.Identifier) -> common_pb2.Identifier:
@@ -113,7 +98,7 @@ def consent_changes(changes: dict[m.ConsentPurpose, bool]) -> list[members_pb2.C
 
 def rule_spec(spec: m.EarningRuleSpec) -> program_pb2.EarningRuleSpec:
     condition = spec.condition
-    message = program_pb2.EarningRuleSpec(
+    return program_pb2.EarningRuleSpec(
         name=spec.name,
         kind=_RULE_KIND_TO_PROTO[spec.kind],
         currency=spec.currency,
@@ -121,7 +106,7 @@ def rule_spec(spec: m.EarningRuleSpec) -> program_pb2.EarningRuleSpec:
         factor="" if spec.factor is None else str(spec.factor),
         bonus_points=spec.bonus_points,
         condition=program_pb2.RuleCondition(
-            channels=[CHANNEL_TO_PROTO[c] for c in condition.channels],
+            channels=channels(condition.channels),
             store_ids=list(condition.store_ids),
             categories=list(condition.categories),
             skus=list(condition.skus),
@@ -130,12 +115,9 @@ def rule_spec(spec: m.EarningRuleSpec) -> program_pb2.EarningRuleSpec:
             first_purchase_in_second_channel=condition.first_purchase_in_second_channel,
             store_and_online_same_month=condition.store_and_online_same_month,
         ),
+        valid_from=optional_timestamp(spec.valid_from),
+        valid_to=optional_timestamp(spec.valid_to),
     )
-    if spec.valid_from is not None:
-        message.valid_from.CopyFrom(timestamp(spec.valid_from))
-    if spec.valid_to is not None:
-        message.valid_to.CopyFrom(timestamp(spec.valid_to))
-    return message
 
 
 # --- from messages -------------------------------------------------------------------------------
@@ -145,8 +127,21 @@ def when(message: object, field: str) -> datetime | None:
     """An aware UTC datetime, or None for an unset timestamp field."""
     if not message.HasField(field):  # type: ignore[attr-defined]
         return None
-    stamp: Timestamp = getattr(message, field)
+    return utc(getattr(message, field))
+
+
+def utc(stamp: Timestamp) -> datetime:
+    """An aware UTC datetime of a timestamp that is always set."""
     return stamp.ToDatetime(tzinfo=UTC)
+
+
+def channel_of(value: common_pb2.Channel.ValueType) -> m.Channel:
+    """Our channel; one this client does not know (a newer server's) is UNSPECIFIED."""
+    return CHANNEL_FROM_PROTO.get(value, m.Channel.UNSPECIFIED)
+
+
+def channels_of(values: Iterable[common_pb2.Channel.ValueType]) -> tuple[m.Channel, ...]:
+    return tuple(channel_of(x) for x in values)
 
 
 def _consent(c: members_pb2.Consent) -> m.Consent:
@@ -154,7 +149,7 @@ def _consent(c: members_pb2.Consent) -> m.Consent:
         purpose=_PURPOSES[c.purpose],
         granted=c.granted,
         changed_at=when(c, "changed_at"),
-        channel=_CHANNELS.get(c.channel, m.Channel.UNSPECIFIED),
+        channel=channel_of(c.channel),
     )
 
 
@@ -251,7 +246,7 @@ def entry(x: ledger_pb2.LedgerEntry) -> m.LedgerEntry:
         type=_ENTRY_TYPES.get(x.type),
         points=x.points,
         balance_after=x.balance_after,
-        channel=_CHANNELS.get(x.channel, m.Channel.UNSPECIFIED),
+        channel=channel_of(x.channel),
         store_id=x.store_id,
         source_type=x.source_type,
         source_ref=x.source_ref,
@@ -300,7 +295,7 @@ def rule(x: program_pb2.EarningRule) -> m.EarningRule:
         factor=_decimal(s.factor),
         bonus_points=s.bonus_points,
         condition=m.RuleCondition(
-            channels=tuple(_CHANNELS.get(ch, m.Channel.UNSPECIFIED) for ch in c.channels),
+            channels=channels_of(c.channels),
             store_ids=tuple(c.store_ids),
             categories=tuple(c.categories),
             skus=tuple(c.skus),
@@ -375,7 +370,7 @@ def program_stats(x: stats_pb2.ProgramStats) -> st.ProgramStats:
         ),
         by_channel_store=tuple(
             st.ChannelStoreStats(
-                channel=_CHANNELS.get(b.channel, m.Channel.UNSPECIFIED),
+                channel=channel_of(b.channel),
                 store_id=b.store_id,
                 members_active=b.members_active,
                 purchases=b.purchases,

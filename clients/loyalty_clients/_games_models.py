@@ -1,7 +1,7 @@
 """Games, passports and leaderboards as the clients take and return them (StrEnums and frozen dataclasses).
 
 A prize grant or a stamp condition is one of several kinds: the dataclass has one optional field per kind
-(exactly one set), as `RewardSpec` does for a reward's value. Conversions live in `_convert_features.py`.
+(exactly one set), as `RewardSpec` does for a reward's value. Conversions live in `_convert_games.py`.
 """
 
 from __future__ import annotations

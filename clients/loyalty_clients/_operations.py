@@ -103,7 +103,7 @@ async def list_ledger_entries(
         page_size=page_size,
         page_token=page_token,
         types=[c.ENTRY_TYPE_TO_PROTO[x] for x in types],
-        channels=[c.CHANNEL_TO_PROTO[x] for x in channels],
+        channels=c.channels(channels),
     )
     if occurred_from is not None:
         request.occurred_from.CopyFrom(c.timestamp(occurred_from))

@@ -12,7 +12,7 @@ from datetime import datetime
 from loyalty.v1 import challenges_pb2
 
 from loyalty_clients import _convert as c
-from loyalty_clients import _convert_features as cf
+from loyalty_clients import _convert_challenges as convert
 from loyalty_clients._base import ClientBase
 from loyalty_clients._challenge_draw_models import (
     Challenge,
@@ -46,7 +46,7 @@ class MemberChallenges(ClientBase):
         answer = await self._transport.call(
             CHALLENGES + "ListNearbyChallenges", request, challenges_pb2.ListNearbyChallengesResponse
         )
-        return tuple(cf.nearby_challenge(x) for x in answer.challenges)
+        return tuple(convert.nearby_challenge(x) for x in answer.challenges)
 
     async def check_in(
         self,
@@ -74,7 +74,7 @@ class MemberChallenges(ClientBase):
             device_time=c.timestamp(device_time),
         )
         answer = await self._transport.call(CHALLENGES + "CheckIn", request, challenges_pb2.CheckInResponse)
-        return cf.check_in_result(answer)
+        return convert.check_in_result(answer)
 
     async def challenge_progress(self, *, challenge_id: str) -> ChallengeStanding:
         """The challenge and my progress in its current period.
@@ -85,7 +85,7 @@ class MemberChallenges(ClientBase):
         answer = await self._transport.call(
             CHALLENGES + "GetChallengeProgress", request, challenges_pb2.GetChallengeProgressResponse
         )
-        return cf.challenge_standing(answer)
+        return convert.challenge_standing(answer)
 
 
 class ChallengeOffice(ClientBase):
@@ -96,12 +96,12 @@ class ChallengeOffice(ClientBase):
         ...                                                  longitude=2.3376, radius_m=150))
         """
         request = challenges_pb2.CreatePlaceRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), spec=cf.place_spec_message(spec)
+            idempotency_key=idempotency_key or new_idempotency_key(), spec=convert.place_spec_message(spec)
         )
         answer = await self._transport.call(
             PROGRAM + "CreatePlace", request, challenges_pb2.CreatePlaceResponse
         )
-        return cf.place(answer.place)
+        return convert.place(answer.place)
 
     async def update_place(
         self, *, place_id: str, spec: PlaceSpec, idempotency_key: str | None = None
@@ -113,12 +113,12 @@ class ChallengeOffice(ClientBase):
         request = challenges_pb2.UpdatePlaceRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             place_id=place_id,
-            spec=cf.place_spec_message(spec),
+            spec=convert.place_spec_message(spec),
         )
         answer = await self._transport.call(
             PROGRAM + "UpdatePlace", request, challenges_pb2.UpdatePlaceResponse
         )
-        return cf.place(answer.place)
+        return convert.place(answer.place)
 
     async def archive_place(self, *, place_id: str, idempotency_key: str | None = None) -> Place:
         """Archive a place: no check-ins there from now on.
@@ -131,7 +131,7 @@ class ChallengeOffice(ClientBase):
         answer = await self._transport.call(
             PROGRAM + "ArchivePlace", request, challenges_pb2.ArchivePlaceResponse
         )
-        return cf.place(answer.place)
+        return convert.place(answer.place)
 
     async def list_places(
         self, *, page_size: int = 0, page_token: str = "", include_archived: bool = False
@@ -146,7 +146,7 @@ class ChallengeOffice(ClientBase):
         answer = await self._transport.call(
             PROGRAM + "ListPlaces", request, challenges_pb2.ListPlacesResponse
         )
-        return cf.place_page(answer)
+        return convert.place_page(answer)
 
     async def create_challenge(self, *, spec: ChallengeSpec, idempotency_key: str | None = None) -> Challenge:
         """Create a challenge over some places.
@@ -155,12 +155,13 @@ class ChallengeOffice(ClientBase):
         ...     place_ids=(place.place_id,), goal_places=1, grant=ChallengeGrant(points=50)))
         """
         request = challenges_pb2.CreateChallengeRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), spec=cf.challenge_spec_message(spec)
+            idempotency_key=idempotency_key or new_idempotency_key(),
+            spec=convert.challenge_spec_message(spec),
         )
         answer = await self._transport.call(
             PROGRAM + "CreateChallenge", request, challenges_pb2.CreateChallengeResponse
         )
-        return cf.challenge(answer.challenge)
+        return convert.challenge(answer.challenge)
 
     async def update_challenge(
         self, *, challenge_id: str, spec: ChallengeSpec, idempotency_key: str | None = None
@@ -172,12 +173,12 @@ class ChallengeOffice(ClientBase):
         request = challenges_pb2.UpdateChallengeRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             challenge_id=challenge_id,
-            spec=cf.challenge_spec_message(spec),
+            spec=convert.challenge_spec_message(spec),
         )
         answer = await self._transport.call(
             PROGRAM + "UpdateChallenge", request, challenges_pb2.UpdateChallengeResponse
         )
-        return cf.challenge(answer.challenge)
+        return convert.challenge(answer.challenge)
 
     async def list_challenges(self) -> tuple[Challenge, ...]:
         """Every challenge.
@@ -189,4 +190,4 @@ class ChallengeOffice(ClientBase):
             challenges_pb2.ListChallengesRequest(),
             challenges_pb2.ListChallengesResponse,
         )
-        return tuple(cf.challenge(x) for x in answer.challenges)
+        return tuple(convert.challenge(x) for x in answer.challenges)

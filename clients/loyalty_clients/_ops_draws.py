@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from loyalty.v1 import draws_pb2
 
-from loyalty_clients import _convert_features as cf
+from loyalty_clients import _convert_draws as convert
 from loyalty_clients._base import ClientBase
 from loyalty_clients._challenge_draw_models import (
     Draw,
@@ -56,7 +56,7 @@ class DrawReading(ClientBase):
         answer = await self._transport.call(
             DRAWS + "ListDraws", draws_pb2.ListDrawsRequest(), draws_pb2.ListDrawsResponse
         )
-        return tuple(cf.draw(d) for d in answer.draws)
+        return tuple(convert.draw(d) for d in answer.draws)
 
     async def get_draw(self, *, draw_id: str) -> DrawDetails:
         """The draw (its commitment; once closed its entries digest) and, for a member, their entry count.
@@ -64,7 +64,7 @@ class DrawReading(ClientBase):
         >>> draw = (await client.get_draw(draw_id="drw_01J...")).draw
         """
         request = draws_pb2.GetDrawRequest(draw_id=draw_id)
-        return cf.draw_details(
+        return convert.draw_details(
             await self._transport.call(DRAWS + "GetDraw", request, draws_pb2.GetDrawResponse)
         )
 
@@ -75,14 +75,14 @@ class DrawReading(ClientBase):
         """
         request = draws_pb2.GetDrawResultRequest(draw_id=draw_id, include_entries=include_entries)
         answer = await self._transport.call(DRAWS + "GetDrawResult", request, draws_pb2.GetDrawResultResponse)
-        return cf.draw_result_report(answer)
+        return convert.draw_result_report(answer)
 
 
 async def enter(t: Transport, member_id: str, draw_id: str, entries: int, key: str | None) -> EnteredDraw:
     request = draws_pb2.EnterDrawRequest(
         idempotency_key=key or new_idempotency_key(), draw_id=draw_id, member_id=member_id, entries=entries
     )
-    return cf.entered_draw(await t.call(DRAWS + "EnterDraw", request, draws_pb2.EnterDrawResponse))
+    return convert.entered_draw(await t.call(DRAWS + "EnterDraw", request, draws_pb2.EnterDrawResponse))
 
 
 class MemberDraws(DrawReading):
@@ -116,10 +116,10 @@ class DrawOffice(DrawReading):
         ...     sources=DrawEntrySources(direct=DirectEntrySource())))
         """
         request = draws_pb2.CreateDrawRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), spec=cf.draw_spec_message(spec)
+            idempotency_key=idempotency_key or new_idempotency_key(), spec=convert.draw_spec_message(spec)
         )
         answer = await self._transport.call(PROGRAM + "CreateDraw", request, draws_pb2.CreateDrawResponse)
-        return cf.draw(answer.draw)
+        return convert.draw(answer.draw)
 
     async def update_draw(self, *, draw_id: str, spec: DrawSpec, idempotency_key: str | None = None) -> Draw:
         """Replace a draw's spec before its window opens (the commitment stays).
@@ -129,10 +129,10 @@ class DrawOffice(DrawReading):
         request = draws_pb2.UpdateDrawRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             draw_id=draw_id,
-            spec=cf.draw_spec_message(spec),
+            spec=convert.draw_spec_message(spec),
         )
         answer = await self._transport.call(PROGRAM + "UpdateDraw", request, draws_pb2.UpdateDrawResponse)
-        return cf.draw(answer.draw)
+        return convert.draw(answer.draw)
 
     async def list_all_draws(self) -> tuple[Draw, ...]:
         """Every draw, scheduled ones included.
@@ -142,7 +142,7 @@ class DrawOffice(DrawReading):
         answer = await self._transport.call(
             PROGRAM + "ListAllDraws", draws_pb2.ListAllDrawsRequest(), draws_pb2.ListAllDrawsResponse
         )
-        return tuple(cf.draw(d) for d in answer.draws)
+        return tuple(convert.draw(d) for d in answer.draws)
 
     async def run_draw(
         self, *, draw_id: str, beacon: str | None = None, idempotency_key: str | None = None
@@ -157,7 +157,7 @@ class DrawOffice(DrawReading):
         if beacon is not None:
             request.beacon = beacon
         answer = await self._transport.call(DRAWS + "RunDraw", request, draws_pb2.RunDrawResponse)
-        return cf.draw_result(answer.result)
+        return convert.draw_result(answer.result)
 
     async def export_draw_result(self, *, draw_id: str) -> dict[str, object]:
         """The result as the export JSON of docs/draws.md (what `loyalty-service draws export` writes).

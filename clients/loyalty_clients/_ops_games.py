@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from loyalty.v1 import games_pb2, passports_pb2
 
-from loyalty_clients import _convert_features as cf
+from loyalty_clients import _convert_games as convert
 from loyalty_clients._base import ClientBase
 from loyalty_clients._games_models import (
     Game,
@@ -52,32 +52,32 @@ PROGRAM = "/loyalty.v1.ProgramService/"
 
 async def list_games(t: Transport, member_id: str) -> GameList:
     request = games_pb2.ListGamesRequest(member_id=member_id)
-    return cf.game_list(await t.call(GAMES + "ListGames", request, games_pb2.ListGamesResponse))
+    return convert.game_list(await t.call(GAMES + "ListGames", request, games_pb2.ListGamesResponse))
 
 
 async def play_game(t: Transport, member_id: str, game_id: str, key: str | None) -> PlayResult:
     request = games_pb2.PlayGameRequest(
         idempotency_key=key or new_idempotency_key(), game_id=game_id, member_id=member_id
     )
-    return cf.play_result(await t.call(GAMES + "PlayGame", request, games_pb2.PlayGameResponse))
+    return convert.play_result(await t.call(GAMES + "PlayGame", request, games_pb2.PlayGameResponse))
 
 
 async def list_plays(t: Transport, member_id: str, game_id: str, page_size: int) -> tuple[Play, ...]:
     request = games_pb2.ListPlaysRequest(member_id=member_id, game_id=game_id, page_size=page_size)
     answer = await t.call(GAMES + "ListPlays", request, games_pb2.ListPlaysResponse)
-    return tuple(cf.play(p) for p in answer.plays)
+    return tuple(convert.play(p) for p in answer.plays)
 
 
 async def list_passports(t: Transport, member_id: str) -> tuple[PassportProgress, ...]:
     request = passports_pb2.ListPassportsRequest(member_id=member_id)
     answer = await t.call(PASSPORTS + "ListPassports", request, passports_pb2.ListPassportsResponse)
-    return tuple(cf.passport_progress(p) for p in answer.passports)
+    return tuple(convert.passport_progress(p) for p in answer.passports)
 
 
 async def get_passport(t: Transport, member_id: str, passport_id: str) -> PassportProgress:
     request = passports_pb2.GetPassportRequest(member_id=member_id, passport_id=passport_id)
     answer = await t.call(PASSPORTS + "GetPassport", request, passports_pb2.GetPassportResponse)
-    return cf.passport_progress(answer.progress)
+    return convert.passport_progress(answer.progress)
 
 
 async def get_leaderboard(
@@ -90,13 +90,15 @@ async def get_leaderboard(
     member_id: str,
 ) -> Leaderboard:
     request = games_pb2.GetLeaderboardRequest(
-        scope=cf.SCOPE_TO_PROTO[scope],
+        scope=convert.SCOPE_TO_PROTO[scope],
         subject_id=subject_id,
-        period=cf.PERIOD_TO_PROTO[period],
+        period=convert.PERIOD_TO_PROTO[period],
         top=top,
         member_id=member_id,
     )
-    return cf.leaderboard(await t.call(GAMES + "GetLeaderboard", request, games_pb2.GetLeaderboardResponse))
+    return convert.leaderboard(
+        await t.call(GAMES + "GetLeaderboard", request, games_pb2.GetLeaderboardResponse)
+    )
 
 
 async def update_leaderboard_settings(
@@ -110,7 +112,7 @@ async def update_leaderboard_settings(
     answer = await t.call(
         GAMES + "UpdateLeaderboardSettings", request, games_pb2.UpdateLeaderboardSettingsResponse
     )
-    return cf.leaderboard_settings(answer.settings)
+    return convert.leaderboard_settings(answer.settings)
 
 
 # --- mixins -------------------------------------------------------------------------------------------
@@ -267,10 +269,10 @@ class GameOffice(ClientBase):
         ...                                                    grant=PrizeGrant(points=5)),)))
         """
         request = games_pb2.CreateGameRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), spec=cf.game_spec_message(spec)
+            idempotency_key=idempotency_key or new_idempotency_key(), spec=convert.game_spec_message(spec)
         )
         answer = await self._transport.call(PROGRAM + "CreateGame", request, games_pb2.CreateGameResponse)
-        return cf.game(answer.game)
+        return convert.game(answer.game)
 
     async def update_game(self, *, game_id: str, spec: GameSpec, idempotency_key: str | None = None) -> Game:
         """Replace a game's spec.
@@ -280,10 +282,10 @@ class GameOffice(ClientBase):
         request = games_pb2.UpdateGameRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             game_id=game_id,
-            spec=cf.game_spec_message(spec),
+            spec=convert.game_spec_message(spec),
         )
         answer = await self._transport.call(PROGRAM + "UpdateGame", request, games_pb2.UpdateGameResponse)
-        return cf.game(answer.game)
+        return convert.game(answer.game)
 
     async def list_all_games(self) -> tuple[Game, ...]:
         """Every game, closed and future ones included.
@@ -293,7 +295,7 @@ class GameOffice(ClientBase):
         answer = await self._transport.call(
             PROGRAM + "ListAllGames", games_pb2.ListAllGamesRequest(), games_pb2.ListAllGamesResponse
         )
-        return tuple(cf.game(g) for g in answer.games)
+        return tuple(convert.game(g) for g in answer.games)
 
     async def create_play_token_rule(
         self, *, rule: PlayTokenRule, idempotency_key: str | None = None
@@ -304,12 +306,13 @@ class GameOffice(ClientBase):
         ...     currency="EUR", min_amount_minor=2000))
         """
         request = games_pb2.CreatePlayTokenRuleRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), rule=cf.play_token_rule_message(rule)
+            idempotency_key=idempotency_key or new_idempotency_key(),
+            rule=convert.play_token_rule_message(rule),
         )
         answer = await self._transport.call(
             PROGRAM + "CreatePlayTokenRule", request, games_pb2.CreatePlayTokenRuleResponse
         )
-        return cf.play_token_rule(answer.rule)
+        return convert.play_token_rule(answer.rule)
 
     async def create_passport(self, *, spec: PassportSpec, idempotency_key: str | None = None) -> Passport:
         """Create a passport: its stamps, their conditions and what completing it grants.
@@ -318,12 +321,12 @@ class GameOffice(ClientBase):
         ...     stamps=stamps, completion=PassportCompletion(points=100)))
         """
         request = passports_pb2.CreatePassportRequest(
-            idempotency_key=idempotency_key or new_idempotency_key(), spec=cf.passport_spec_message(spec)
+            idempotency_key=idempotency_key or new_idempotency_key(), spec=convert.passport_spec_message(spec)
         )
         answer = await self._transport.call(
             PROGRAM + "CreatePassport", request, passports_pb2.CreatePassportResponse
         )
-        return cf.passport(answer.passport)
+        return convert.passport(answer.passport)
 
     async def update_passport(
         self, *, passport_id: str, spec: PassportSpec, idempotency_key: str | None = None
@@ -335,12 +338,12 @@ class GameOffice(ClientBase):
         request = passports_pb2.UpdatePassportRequest(
             idempotency_key=idempotency_key or new_idempotency_key(),
             passport_id=passport_id,
-            spec=cf.passport_spec_message(spec),
+            spec=convert.passport_spec_message(spec),
         )
         answer = await self._transport.call(
             PROGRAM + "UpdatePassport", request, passports_pb2.UpdatePassportResponse
         )
-        return cf.passport(answer.passport)
+        return convert.passport(answer.passport)
 
     async def list_all_passports(self) -> tuple[Passport, ...]:
         """Every passport, closed and future ones included.
@@ -352,4 +355,4 @@ class GameOffice(ClientBase):
             passports_pb2.ListAllPassportsRequest(),
             passports_pb2.ListAllPassportsResponse,
         )
-        return tuple(cf.passport(p) for p in answer.passports)
+        return tuple(convert.passport(p) for p in answer.passports)

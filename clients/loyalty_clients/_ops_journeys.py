@@ -66,16 +66,8 @@ class ReferralStatus(enum.StrEnum):
     REWARDED = "rewarded"
 
 
-_PICKUP_STATUSES = {
-    journeys_pb2.PICKUP_STATUS_AWAITING: PickupStatus.AWAITING,
-    journeys_pb2.PICKUP_STATUS_COLLECTED: PickupStatus.COLLECTED,
-    journeys_pb2.PICKUP_STATUS_CANCELLED: PickupStatus.CANCELLED,
-}
-_REFERRAL_STATUSES = {
-    members_pb2.REFERRAL_STATUS_PENDING: ReferralStatus.PENDING,
-    members_pb2.REFERRAL_STATUS_OVER_LIMIT: ReferralStatus.OVER_LIMIT,
-    members_pb2.REFERRAL_STATUS_REWARDED: ReferralStatus.REWARDED,
-}
+_PICKUP_STATUSES = c.enum_from_proto(PickupStatus, journeys_pb2.PickupStatus, "PICKUP_STATUS_")
+_REFERRAL_STATUSES = c.enum_from_proto(ReferralStatus, members_pb2.ReferralStatus, "REFERRAL_STATUS_")
 
 
 @dataclass(frozen=True, slots=True)

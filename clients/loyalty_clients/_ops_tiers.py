@@ -63,15 +63,9 @@ class TierWindow(enum.StrEnum):
     CALENDAR_YEAR = "calendar_year"
 
 
-_BASIS = {
-    TierBasis.QUALIFYING_POINTS: tiers_pb2.TIER_BASIS_QUALIFYING_POINTS,
-    TierBasis.QUALIFYING_SPEND: tiers_pb2.TIER_BASIS_QUALIFYING_SPEND,
-}
+_BASIS = c.enum_to_proto(TierBasis, tiers_pb2.TierBasis, "TIER_BASIS_")
 _BASIS_FROM = {v: k for k, v in _BASIS.items()}
-_WINDOW = {
-    TierWindow.ROLLING_MONTHS: tiers_pb2.TIER_WINDOW_KIND_ROLLING_MONTHS,
-    TierWindow.CALENDAR_YEAR: tiers_pb2.TIER_WINDOW_KIND_CALENDAR_YEAR,
-}
+_WINDOW = c.enum_to_proto(TierWindow, tiers_pb2.TierWindowKind, "TIER_WINDOW_KIND_")
 _WINDOW_FROM = {v: k for k, v in _WINDOW.items()}
 
 

@@ -29,8 +29,6 @@ __all__ = [
     "voucher",
 ]
 
-_CHANNEL_FROM_PROTO = {v: k for k, v in c.CHANNEL_TO_PROTO.items()}
-
 
 @_by_reason("VOUCHER_ALREADY_USED")
 class VoucherAlreadyUsed(FailedPrecondition):
@@ -50,13 +48,8 @@ class VoucherState(enum.StrEnum):
     EXPIRED = "expired"
 
 
-_STATES = {
-    rewards_pb2.VOUCHER_STATE_ISSUED: VoucherState.ISSUED,
-    rewards_pb2.VOUCHER_STATE_USED: VoucherState.USED,
-    rewards_pb2.VOUCHER_STATE_CANCELLED: VoucherState.CANCELLED,
-    rewards_pb2.VOUCHER_STATE_EXPIRED: VoucherState.EXPIRED,
-}
-_STATE_TO_PROTO = {v: k for k, v in _STATES.items()}
+_STATE_TO_PROTO = c.enum_to_proto(VoucherState, rewards_pb2.VoucherState, "VOUCHER_STATE_")
+_STATES = {v: k for k, v in _STATE_TO_PROTO.items()}
 
 
 def state_to_proto(state: VoucherState) -> rewards_pb2.VoucherState.ValueType:
@@ -155,7 +148,7 @@ def reward(message: rewards_pb2.Reward) -> Reward:
         name=message.name,
         description=message.description,
         points_cost=message.points_cost,
-        channels=tuple(_CHANNEL_FROM_PROTO[x] for x in message.channels),
+        channels=tuple(c.CHANNEL_FROM_PROTO[x] for x in message.channels),
         store_ids=tuple(message.store_ids),
         stock_remaining=None if message.unlimited_stock else message.stock_remaining,
         stock_total=None if message.unlimited_stock else message.stock_total,
@@ -178,7 +171,7 @@ def voucher(message: rewards_pb2.Voucher) -> Voucher:
         valid_until=_time(message.valid_until),
         used_at=_time(message.used_at) if message.HasField("used_at") else None,
         used_store_id=message.used_store_id,
-        used_channel=_CHANNEL_FROM_PROTO.get(message.used_channel),
+        used_channel=c.CHANNEL_FROM_PROTO.get(message.used_channel),
     )
 
 
@@ -187,7 +180,7 @@ def definition(spec: RewardSpec) -> rewards_pb2.RewardDefinition:
         name=spec.name,
         description=spec.description,
         points_cost=spec.points_cost,
-        channels=[c.CHANNEL_TO_PROTO[x] for x in spec.channels],
+        channels=c.channels(spec.channels),
         store_ids=list(spec.store_ids),
         unlimited_stock=spec.stock is None,
         stock=spec.stock or 0,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
-from loyalty.v1 import challenges_pb2, draws_pb2, games_pb2, passports_pb2
+from loyalty.v1 import challenges_pb2, common_pb2, draws_pb2, games_pb2, ledger_pb2, passports_pb2
 from loyalty_clients import (
     ChallengeCondition,
     ChallengeGrant,
@@ -20,9 +20,13 @@ from loyalty_clients import (
     DrawEntrySources,
     DrawPrize,
     DrawSpec,
+    DrawStatus,
+    EntryType,
     GameCondition,
     GamePrize,
     GameSpec,
+    LeaderboardPeriod,
+    LeaderboardScope,
     OpeningHours,
     PassportCompletion,
     PassportSpec,
@@ -36,7 +40,10 @@ from loyalty_clients import (
     StampRef,
     VoucherCondition,
 )
-from loyalty_clients import _convert_features as cf
+from loyalty_clients import _convert as convert
+from loyalty_clients import _convert_challenges as challenges
+from loyalty_clients import _convert_draws as draws
+from loyalty_clients import _convert_games as games
 
 texts = st.text(max_size=12)
 counts = st.integers(min_value=0, max_value=2**31 - 1)
@@ -159,8 +166,8 @@ draw_specs = st.builds(
 
 @given(game_specs)
 def test_game_spec_round_trip(spec: GameSpec) -> None:
-    echoed = games_pb2.Game(game_id="gam_1", spec=cf.game_spec_message(spec))
-    assert cf.game(games_pb2.Game.FromString(echoed.SerializeToString())).spec == spec
+    echoed = games_pb2.Game(game_id="gam_1", spec=games.game_spec_message(spec))
+    assert games.game(games_pb2.Game.FromString(echoed.SerializeToString())).spec == spec
 
 
 @given(
@@ -177,37 +184,63 @@ def test_game_spec_round_trip(spec: GameSpec) -> None:
     )
 )
 def test_play_token_rule_round_trip(rule: PlayTokenRule) -> None:
-    assert cf.play_token_rule(cf.play_token_rule_message(rule)) == rule
+    assert games.play_token_rule(games.play_token_rule_message(rule)) == rule
 
 
 @given(passport_specs)
 def test_passport_spec_round_trip(spec: PassportSpec) -> None:
-    echoed = passports_pb2.Passport(passport_id="psp_1", spec=cf.passport_spec_message(spec))
-    assert cf.passport(echoed).spec == spec
+    echoed = passports_pb2.Passport(passport_id="psp_1", spec=games.passport_spec_message(spec))
+    assert games.passport(echoed).spec == spec
 
 
 @given(place_specs)
 def test_place_spec_round_trip(spec: PlaceSpec) -> None:
-    assert cf.place(challenges_pb2.Place(place_id="plc_1", spec=cf.place_spec_message(spec))).spec == spec
+    assert (
+        challenges.place(
+            challenges_pb2.Place(place_id="plc_1", spec=challenges.place_spec_message(spec))
+        ).spec
+        == spec
+    )
 
 
 @given(challenge_specs)
 def test_challenge_spec_round_trip(spec: ChallengeSpec) -> None:
-    echoed = challenges_pb2.Challenge(challenge_id="chl_1", spec=cf.challenge_spec_message(spec))
-    assert cf.challenge(echoed).spec == spec
+    echoed = challenges_pb2.Challenge(challenge_id="chl_1", spec=challenges.challenge_spec_message(spec))
+    assert challenges.challenge(echoed).spec == spec
 
 
 @given(draw_specs)
 def test_draw_spec_round_trip(spec: DrawSpec) -> None:
-    echoed = draws_pb2.Draw(draw_id="drw_1", spec=cf.draw_spec_message(spec))
-    assert cf.draw(draws_pb2.Draw.FromString(echoed.SerializeToString())).spec == spec
+    echoed = draws_pb2.Draw(draw_id="drw_1", spec=draws.draw_spec_message(spec))
+    assert draws.draw(draws_pb2.Draw.FromString(echoed.SerializeToString())).spec == spec
 
 
 def test_unset_answers_are_none() -> None:
     """Goal: what the service leaves unset reads as None, not as an epoch or a zero-valued object."""
-    draw = cf.draw(draws_pb2.Draw(draw_id="drw_1"))
+    draw = draws.draw(draws_pb2.Draw(draw_id="drw_1"))
     assert (draw.status, draw.frozen_at, draw.drawn_at, draw.created_at) == (None, None, None, None)
-    assert cf.play(games_pb2.Play(play_id="ply_1")).grant is None
-    report = cf.draw_result_report(draws_pb2.GetDrawResultResponse())
+    assert games.play(games_pb2.Play(play_id="ply_1")).grant is None
+    report = draws.draw_result_report(draws_pb2.GetDrawResultResponse())
     assert (report.my_outcome, report.result.beacon) == (None, None)
-    assert cf.check_in_result(challenges_pb2.CheckInResponse()).completion is None
+    assert challenges.check_in_result(challenges_pb2.CheckInResponse()).completion is None
+
+
+def test_every_enum_member_maps_to_its_generated_value_and_back() -> None:
+    """Goal: the name-based enum tables cover every member both ways; a value unknown to this client (a newer
+    server's) reads as None or the caller's default, never raises."""
+    tables = [
+        (Channel, common_pb2.Channel, "CHANNEL_"),
+        (PlayCostKind, games_pb2.PlayCostKind, "PLAY_COST_KIND_"),
+        (LeaderboardScope, games_pb2.LeaderboardScope, "LEADERBOARD_SCOPE_"),
+        (LeaderboardPeriod, games_pb2.LeaderboardPeriod, "LEADERBOARD_PERIOD_"),
+        (DrawStatus, draws_pb2.DrawStatus, "DRAW_STATUS_"),
+        (EntryType, ledger_pb2.EntryType, "ENTRY_TYPE_"),
+    ]
+    for ours, theirs, prefix in tables:
+        to_proto = convert.enum_to_proto(ours, theirs, prefix)
+        assert sorted(theirs.Name(v) for v in to_proto.values()) == sorted(prefix + x.name for x in ours)
+        back = convert.enum_from_proto(ours, theirs, prefix)
+        assert all(back[to_proto[member]] is member for member in ours)
+        assert 9999 not in back
+    assert convert.channel_of(9999) is Channel.UNSPECIFIED  # type: ignore[arg-type]
+    assert draws.draw(draws_pb2.Draw(status=9999)).status is None  # type: ignore[arg-type]
