@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db.tables_games import play_token_balances, play_token_entries, play_token_rules
+from loyalty_service.db import fast
+from loyalty_service.db.tables_games import play_token_balances, play_token_entries
 from loyalty_service.errors import FailedPrecondition
 from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
@@ -165,8 +166,9 @@ async def grant_purchase_tokens(
     conn: AsyncConnection, *, member_id: str, purchase_id: str, facts: TokenFacts, now: datetime
 ) -> int:
     """Grant the tokens the play-token rules give this purchase; returns how many."""
-    rows = await conn.execute(select(play_token_rules.c.rule_id, play_token_rules.c.spec))
-    rules = [token_rule(str(r.rule_id), dict(r.spec)) for r in rows]
+    # Read on every purchase: prepared text through `db.fast`.
+    rows = await fast.fetch(conn, "select rule_id, spec from play_token_rules")
+    rules = [token_rule(str(rule_id), dict(spec)) for rule_id, spec in rows]
     granted = 0
     for rule_id, tokens in tokens_for_purchase(rules, facts):
         moved = await move_play_tokens(
