@@ -86,7 +86,6 @@ class Book:
             conn, account, await store.open_lots(conn, member_id), now=now, credential_id=credential_id
         )
         await book.catch_up()
-        await book._flush()
         return book
 
     @property
@@ -116,6 +115,12 @@ class Book:
     # --- time ------------------------------------------------------------------------------------
 
     async def catch_up(self) -> tuple[int, int]:
+        """Release due pending lots, then expire due lots, and write the lots; (released, expired)."""
+        counts = await self._catch_up()
+        await self._flush()
+        return counts
+
+    async def _catch_up(self) -> tuple[int, int]:
         """Release due pending lots, then expire due lots; returns (lots released, lots expired)."""
         unreleased = [stored.lot for stored in self.lots.values() if not stored.released]
         released, debt = lot_rules.release_and_settle(unreleased, self.now, debt=self.debt)
@@ -147,7 +152,6 @@ class Book:
         self.lots[lot_id] = StoredLot(replace(stored.lot, available_at=self.now), False, stored.entry_id)
         await store.set_available_at(self._conn, member_id=self.member_id, lot_id=lot_id, at=self.now)
         await self.catch_up()
-        await self._flush()
         return stored.lot.remaining
 
     # --- credits ---------------------------------------------------------------------------------
@@ -372,7 +376,7 @@ class Book:
 
     async def close(self) -> None:
         """Catch up once more and save the head, with the next times maintenance must look at it."""
-        await self.catch_up()
+        await self._catch_up()  # its lot rows go with the head
         release_times = [s.lot.available_at for s in self.lots.values() if not s.released]
         expiry_times = [lot.expires_at for lot in self.live_lots() if lot.expires_at is not None]
         await store.save_account(
