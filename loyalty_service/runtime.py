@@ -81,9 +81,11 @@ class Runtime:
     ) -> list[tuple[R, bool] | LoyaltyError]:
         """`write_outcome` for many calls, with one transaction (and one durable commit) per chunk.
 
-        Each call runs inside a savepoint with its own idempotency claim, so it has exactly the
-        effect and answer it would have alone: a call that raises a `LoyaltyError` rolls back to its
-        savepoint and gets that error as its result, never failing its neighbours. Calls run in the
+        Each call runs with its own idempotency claim, so it has exactly the effect and answer it
+        would have alone, and a call that raises a `LoyaltyError` gets that error as its result and
+        leaves nothing behind, never failing its neighbours: the chunk first runs without savepoints
+        (two round trips per call saved); if a call raises, that transaction is rolled back and the
+        chunk runs again with a savepoint per call, which the failing call rolls back to. Calls run in the
         order given; `before_chunk` runs first in each chunk's transaction with the indexes of its
         calls (the ledger locks the chunk's members there, in one order, so that concurrent batches
         cannot deadlock). A serialisation failure or deadlock retries the chunk as a whole. Results
@@ -95,34 +97,47 @@ class Runtime:
         for start in range(0, len(calls), chunk):
             part = range(start, min(len(calls), start + chunk))
 
-            async def transaction(
-                conn: AsyncConnection, part: range = part
-            ) -> list[tuple[R, bool] | LoyaltyError]:
-                done: list[tuple[R, bool] | LoyaltyError] = []
-                if before_chunk is not None:
-                    await before_chunk(conn, part)
-                for i in part:
-                    call = calls[i]
-                    # A savepoint per call, sent as plain SQL (one round trip each way).
-                    await fast.execute(conn, "savepoint write_each_call")
-                    try:
-                        outcome = await _claimed(
-                            conn, scope, call.key, method, hashes[i], response_type, call.work
-                        )
-                    except LoyaltyError as error:
-                        await fast.execute(conn, "rollback to savepoint write_each_call")
-                        done.append(error)
-                    else:
-                        await fast.execute(conn, "release savepoint write_each_call")
+            def chunk_transaction(
+                part: range, *, guarded: bool
+            ) -> Callable[[AsyncConnection], Awaitable[list[tuple[R, bool] | LoyaltyError]]]:
+                async def transaction(conn: AsyncConnection) -> list[tuple[R, bool] | LoyaltyError]:
+                    done: list[tuple[R, bool] | LoyaltyError] = []
+                    if before_chunk is not None:
+                        await before_chunk(conn, part)
+                    for i in part:
+                        call = calls[i]
+                        if guarded:  # plain SQL, one round trip each way
+                            await fast.execute(conn, "savepoint write_each_call")
+                        try:
+                            outcome = await _claimed(
+                                conn, scope, call.key, method, hashes[i], response_type, call.work
+                            )
+                        except LoyaltyError as error:
+                            if not guarded:
+                                raise _NeedsSavepoints from error
+                            await fast.execute(conn, "rollback to savepoint write_each_call")
+                            done.append(error)
+                            continue
+                        if guarded:
+                            await fast.execute(conn, "release savepoint write_each_call")
                         done.append(outcome)
-                return done
+                    return done
 
-            results.extend(await in_transaction(self.engine, transaction))
+                return transaction
+
+            try:
+                results.extend(await in_transaction(self.engine, chunk_transaction(part, guarded=False)))
+            except _NeedsSavepoints:
+                results.extend(await in_transaction(self.engine, chunk_transaction(part, guarded=True)))
         return results
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.engine.connect() as conn:
             return await work(conn)
+
+
+class _NeedsSavepoints(Exception):
+    """A call of an unguarded chunk refused: run the chunk again with a savepoint per call."""
 
 
 @dataclass(frozen=True, slots=True)
