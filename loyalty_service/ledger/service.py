@@ -85,9 +85,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: ledger_pb2.SyncOfflinePurchasesRequest, context: Context
     ) -> ledger_pb2.SyncOfflinePurchasesResponse:
         """Each item as its own RecordPurchase (its key, its effect, its result; a bad item does not
-        fail the others), written in chunks: one transaction per chunk, a savepoint per item
-        (`Runtime.write_each`), the chunk's members locked first in one order so that concurrent
-        uploads cannot deadlock; items run in upload order."""
+        fail the others), written in chunks: one transaction per chunk, rerun with a savepoint per
+        item when one is refused (`Runtime.write_each`), the chunk's members locked first in one
+        order so that concurrent uploads cannot deadlock; items run in upload order."""
         checks = Checks()
         checks.count("purchases", len(request.purchases), minimum=1, maximum=MAX_SYNC_ITEMS)
         checks.done()

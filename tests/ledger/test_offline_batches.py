@@ -1,7 +1,8 @@
 """SyncOfflinePurchases in chunk transactions: each item still behaves exactly like its RecordPurchase.
 
-The service writes a batch in transactions of several purchases with a savepoint per purchase
-(`Runtime.write_each`); these tests hold it to the per-item semantics across chunk boundaries.
+The service writes a batch in transactions of several purchases, rerun with a savepoint per purchase when
+one is refused (`Runtime.write_each`); these tests hold it to the per-item semantics across chunk
+boundaries.
 """
 
 from __future__ import annotations
