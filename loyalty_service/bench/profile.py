@@ -125,6 +125,10 @@ def _logged_statements(log: Path, start: int) -> list[str]:
             statement = line.split(marker, 1)[1]
             if "alter system" in statement or "pg_reload_conf" in statement:
                 continue
+            if backend not in open_transactions and not statement.upper().startswith("BEGIN"):
+                if not any(pattern in statement for pattern in _BACKGROUND):
+                    kept.append(statement)  # a statement outside any transaction
+                continue
             current = open_transactions.setdefault(backend, [])
             current.append(statement)
             if statement.upper().startswith(("COMMIT", "ROLLBACK")):

@@ -32,6 +32,7 @@ __all__ = [
     "execute",
     "executemany",
     "fetch",
+    "fetch_alone",
     "fetchrow",
     "fetchval",
     "insert",
@@ -96,6 +97,24 @@ async def _fail(conn: AsyncConnection, adapted: Any, sql: str, args: Sequence[An
     except Exception as dbapi_error:
         await _raise_as_sqlalchemy(conn, dbapi_error, sql, args)
     raise DBAPIError.instance(sql, tuple(args), error, adapted.dbapi.Error)  # pragma: no cover
+
+
+async def fetch_alone(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
+    """A single read-only statement on a connection not in a transaction, sent without BEGIN (the
+    statement is its own snapshot); inside a transaction, as `fetch`."""
+    if conn.in_transaction():
+        return await fetch(conn, sql, *args)
+    fairy = conn.sync_connection._dbapi_connection if conn.sync_connection is not None else None
+    if fairy is None or fairy.dbapi_connection is None:
+        fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    if adapted._transaction is not None:
+        return await fetch(conn, sql, *args)
+    try:
+        return list(await adapted.driver_connection.fetch(sql, *args))
+    except Exception as error:
+        await _fail(conn, adapted, sql, args, error)
+        raise
 
 
 async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:

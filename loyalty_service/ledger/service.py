@@ -266,13 +266,19 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         principal = current_principal()
 
         async def read(conn: AsyncConnection) -> ledger_pb2.GetBalanceResponse:
-            await conn.execution_options(isolation_level="REPEATABLE READ")
-            member_id = await members_api.require_member(conn, member)
+            # Member, head and lots in one statement (one snapshot, one round trip, no transaction).
+            snapshot = await store.balance_snapshot(
+                conn,
+                member_id=member.member_id,
+                kind=None if member.kind is None else member.kind.value,
+                value=member.value,
+            )
+            member_id = members_api.usable_member(member, None if snapshot is None else snapshot.member)
             principal.require_member(member_id)
-            found = await store.read_account_with_lots(conn, member_id)
-            if found is None:
+            assert snapshot is not None
+            if snapshot.account is None:
                 raise NotFound("member", member_id)
-            account, lots = found
+            account, lots = snapshot.account, snapshot.lots
             now = self._rt.now()
             held = [s.lot for s in lots if s.lot.remaining > 0]
             available, pending = lot_rules.balances(held, now, debt=max(0, -account.available))

@@ -22,8 +22,10 @@ from loyalty_service.ledger.lots import Lot, Take
 
 __all__ = [
     "AccountRow",
+    "BalanceSnapshot",
     "EntryRow",
     "StoredLot",
+    "balance_snapshot",
     "chained",
     "insert_entry",
     "insert_lot",
@@ -192,6 +194,54 @@ _ACCOUNT_WITH_LOTS = (
     " and (l.remaining > 0 or l.released is false)"
     " where a.member_id = $1 order by l.earned_at, l.lot_id"
 )
+
+
+_BALANCE_COLUMNS = (
+    "select m.member_id, m.status, m.merged_into,"
+    " a.member_id, a.available, a.pending, a.lifetime_earned, a.entry_seq, a.last_entry_hash,"
+    " l.lot_id, l.points, l.remaining, l.earned_at, l.available_at, l.expires_at, l.released, l.entry_id"
+)
+_BALANCE_JOINS = (
+    " left join accounts a on a.member_id = m.member_id"
+    " left join lots l on l.member_id = m.member_id and (l.remaining > 0 or l.released is false)"
+)
+_BALANCE_BY_ID = (
+    f"{_BALANCE_COLUMNS} from members m{_BALANCE_JOINS} where m.member_id = $1 order by l.earned_at, l.lot_id"
+)
+_BALANCE_BY_IDENTIFIER = (
+    f"{_BALANCE_COLUMNS} from member_identifiers i"
+    f" join members m on m.member_id = i.member_id{_BALANCE_JOINS}"
+    " where i.kind = $1 and i.value = $2 order by l.earned_at, l.lot_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceSnapshot:
+    """A member, its ledger head and open lots, read by one statement (one consistent snapshot)."""
+
+    member: tuple[str, str, str | None]
+    """(member_id, status, merged_into), as `members_api.usable_member` takes it."""
+    account: AccountRow | None
+    lots: list[StoredLot]
+
+
+async def balance_snapshot(
+    conn: AsyncConnection, *, member_id: str | None, kind: str | None, value: str | None
+) -> BalanceSnapshot | None:
+    """The member named by id (or by identifier kind and value), its head and open lots; None when
+    there is no such member. One statement outside any transaction: a read-only call needs no
+    BEGIN/ROLLBACK round trips, and a single statement sees one snapshot."""
+    if member_id is not None:
+        rows = await fast.fetch_alone(conn, _BALANCE_BY_ID, member_id)
+    else:
+        rows = await fast.fetch_alone(conn, _BALANCE_BY_IDENTIFIER, kind, value)
+    if not rows:
+        return None
+    values = [tuple(row) for row in rows]
+    first = values[0]
+    account = None if first[3] is None else _account(first[3:9])
+    lots = [_stored_lot(row[9:]) for row in values if row[9] is not None]
+    return BalanceSnapshot((str(first[0]), str(first[1]), first[2]), account, lots)
 
 
 async def read_account_with_lots(

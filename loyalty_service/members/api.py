@@ -22,6 +22,7 @@ __all__ = [
     "has_consent",
     "require_member",
     "resolve",
+    "usable_member",
 ]
 
 
@@ -68,17 +69,27 @@ async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed:
         assert key.kind is not None
         assert key.value is not None
         row = await store.member_by_identifier(conn, key.kind, key.value)
-    if row is None:
+    found = None if row is None else (row.member_id, row.status.value, row.merged_into)
+    return usable_member(key, found, allow_closed=allow_closed)
+
+
+def usable_member(
+    key: MemberKey, found: tuple[str, str, str | None] | None, *, allow_closed: bool = False
+) -> str:
+    """What `require_member` decides from the member read for `key`, as (member_id, status,
+    merged_into) or None for no such member: the member's id, NOT_FOUND, or FAILED_PRECONDITION for a
+    merged or erased member. For callers that read the member row in a statement of their own."""
+    if found is None:
         raise NotFound("member", key.member_id or f"{key.kind}:{'*' * 4}")
-    member_id = row.member_id
+    member_id, status, merged_into = found
     if not allow_closed:
-        if row.status is MemberStatus.CLOSED:
+        if MemberStatus(status) is MemberStatus.CLOSED:
             raise FailedPrecondition(
-                f"member {member_id} was merged into {row.merged_into}",
+                f"member {member_id} was merged into {merged_into}",
                 reason="MEMBER_CLOSED",
-                metadata={"member_id": member_id, "merged_into": row.merged_into or ""},
+                metadata={"member_id": member_id, "merged_into": merged_into or ""},
             )
-        if row.status is MemberStatus.ERASED:
+        if MemberStatus(status) is MemberStatus.ERASED:
             raise FailedPrecondition(
                 f"member {member_id} was erased", reason="MEMBER_ERASED", metadata={"member_id": member_id}
             )
