@@ -61,7 +61,7 @@ from purchases where purchase_id like 'pur_stat%' and right(purchase_id, 1) in (
 update accounts a set available = s.total, lifetime_earned = s.total
 from (select member_id, sum(points) total from ledger_entries group by member_id) s
 where a.member_id = s.member_id;
-analyze;
+vacuum analyze;
 """
 
 
