@@ -150,7 +150,7 @@ async def on_purchase(
     closed, being run or not matching is skipped. Refunds do not take entries back (docs/draws.md)."""
     if amount_minor <= 0:
         return
-    for candidate in await store.list_draws(conn, open_at=now):
+    for candidate in await store.draws_open_at(conn, now):
         spend = candidate.spec.sources.spend
         if spend is None or spend.currency != currency or spend.channel not in ("", channel):
             continue

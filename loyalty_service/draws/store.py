@@ -7,15 +7,16 @@ running and updating take `FOR UPDATE`, which waits for entries in flight to com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables_draws import draw_entries, draw_members, draw_winners, draws
 from loyalty_service.draws.rules import DrawSpec
 from loyalty_service.kernel.ids import new_id
@@ -25,6 +26,7 @@ __all__ = [
     "MemberRow",
     "WinnerRow",
     "add_entries",
+    "draws_open_at",
     "entries_of_source",
     "freeze",
     "get_draw",
@@ -78,7 +80,10 @@ class WinnerRow:
 
 
 def _draw(row: object) -> DrawRow:
-    m = row._mapping  # type: ignore[attr-defined]
+    return _draw_of(row._mapping)  # type: ignore[attr-defined]
+
+
+def _draw_of(m: Mapping[str, Any]) -> DrawRow:
     spec = DrawSpec.from_json(m["spec"], opens_at=m["opens_at"], closes_at=m["closes_at"])
     values = {name: m[name] for name in DrawRow.__slots__ if name not in ("spec", "seed")}
     return DrawRow(spec=spec, seed=bytes(m["seed"]), **values)
@@ -144,6 +149,19 @@ async def list_draws(
     if open_at is not None:
         query = query.where(draws.c.opens_at <= open_at, draws.c.closes_at > open_at)
     return [_draw(row) for row in await conn.execute(query)]
+
+
+# On every purchase (the spend source): prepared text through `db.fast`, same rows and order as
+# `list_draws(open_at=...)`.
+_OPEN_AT = (
+    f"select {', '.join(c.name for c in draws.c)} from draws where opens_at <= $1 and closes_at > $1 "
+    "order by opens_at desc, draw_id"
+)
+
+
+async def draws_open_at(conn: AsyncConnection, at: datetime) -> list[DrawRow]:
+    """The draws whose window holds `at`, newest window first (as `list_draws(open_at=at)`)."""
+    return [_draw_of(row) for row in await fast.fetch(conn, _OPEN_AT, at)]
 
 
 async def member_row(conn: AsyncConnection, draw_id: str, member_id: str) -> MemberRow | None:

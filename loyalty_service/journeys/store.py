@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables import member_identifiers, members, purchases
 from loyalty_service.db.tables_journeys import (
     journey_settings,
@@ -274,11 +275,17 @@ async def insert_referral(
     )
 
 
+# On every purchase (the referee's first purchase pays): prepared text through `db.fast`.
+_LOCK_REFERRAL = (
+    f"select {', '.join(c.name for c in referrals.c)} from referrals where member_id = $1 for update"
+)
+
+
 async def lock_referral(conn: AsyncConnection, member_id: str, *, lock: bool = True) -> ReferralRow | None:
-    query = select(referrals).where(referrals.c.member_id == member_id)
     if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+        found = await fast.fetchrow(conn, _LOCK_REFERRAL, member_id)
+        return None if found is None else ReferralRow(**dict(found.items()))
+    row = (await conn.execute(select(referrals).where(referrals.c.member_id == member_id))).one_or_none()
     return None if row is None else ReferralRow(**row._mapping)
 
 

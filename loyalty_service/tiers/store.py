@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db import fast
 from loyalty_service.db.tables_tiers import tier_contributions, tier_history, tier_ladders, tier_status
 from loyalty_service.tiers.domain import (
     Basis,
@@ -143,23 +144,30 @@ class Head:
     """The tier of the latest change effective at or before the asked time (None: the base tier)."""
 
 
-_HEAD = text(
-    "SELECT current_database() AS db, l.version, l.created_at, s.tier_id, s.held_until, s.change_seq, "
-    "(SELECT h.tier_id FROM tier_history h WHERE h.member_id = :member_id AND h.effective_at <= :at "
-    "ORDER BY h.seq DESC LIMIT 1) AS held_tier_id "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN LATERAL (SELECT version, created_at FROM tier_ladders ORDER BY version DESC LIMIT 1) l "
-    "ON true "
-    "LEFT JOIN tier_status s ON s.member_id = :member_id"
+# Read on every purchase: prepared text through `db.fast` (docs/decisions/0011-hot-path-sql.md).
+_HEAD = (
+    "select current_database() as db, l.version, l.created_at, s.tier_id, s.held_until, s.change_seq, "
+    "(select h.tier_id from tier_history h where h.member_id = $1 and h.effective_at <= $2 "
+    "order by h.seq desc limit 1) as held_tier_id "
+    "from (select 1) as one "
+    "left join lateral (select version, created_at from tier_ladders order by version desc limit 1) l "
+    "on true "
+    "left join tier_status s on s.member_id = $1"
 )
 
 
 async def head(conn: AsyncConnection, member_id: str, *, at: datetime) -> Head:
-    row = (await conn.execute(_HEAD, {"member_id": member_id, "at": at})).one()
+    row = await fast.fetchrow(conn, _HEAD, member_id, at)
     return Head(
-        ladder_key=None if row.version is None else (str(row.db), int(row.version), row.created_at),
-        status=None if row.tier_id is None else (Status(row.tier_id, row.held_until), int(row.change_seq)),
-        held_tier_id=row.held_tier_id,
+        ladder_key=None
+        if row["version"] is None
+        else (str(row["db"]), int(row["version"]), row["created_at"]),
+        status=(
+            None
+            if row["tier_id"] is None
+            else (Status(row["tier_id"], row["held_until"]), int(row["change_seq"]))
+        ),
+        held_tier_id=row["held_tier_id"],
     )
 
 
@@ -245,17 +253,19 @@ async def tier_held_at(conn: AsyncConnection, member_id: str, at: datetime) -> s
 
 
 async def add_contribution(conn: AsyncConnection, *, member_id: str, contribution: Contribution) -> None:
-    await conn.execute(
-        insert(tier_contributions).values(
-            member_id=member_id,
-            purchase_id=contribution.purchase_id,
-            occurred_at=contribution.occurred_at,
-            points=contribution.points,
-            points_earned=contribution.points,
-            spend_minor=contribution.spend_minor,
-            amount_minor=contribution.spend_minor,
-            currency=contribution.currency,
-        )
+    await fast.insert(  # on every purchase: prepared text through `db.fast`
+        conn,
+        tier_contributions,
+        {
+            "member_id": member_id,
+            "purchase_id": contribution.purchase_id,
+            "occurred_at": contribution.occurred_at,
+            "points": contribution.points,
+            "points_earned": contribution.points,
+            "spend_minor": contribution.spend_minor,
+            "amount_minor": contribution.spend_minor,
+            "currency": contribution.currency,
+        },
     )
 
 
