@@ -231,6 +231,46 @@ async def record_purchase(
         occurred_at=purchase.occurred_at,
         recorded_at=now,
     )
+    journey = await _feature_hooks(
+        conn,
+        purchase,
+        book=book,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        earning=earning,
+        tier=tier,
+        lot_id=lot_id,
+        omni=omni,
+        now=now,
+    )
+    await book.close()
+    return _response(
+        book,
+        member_id=member_id,
+        purchase_id=purchase_id,
+        entry_id=entry_id,
+        earning=earning,
+        created=created,
+        available_at=available_at,
+        pickup_deadline=journey.pickup_deadline,
+        now=now,
+    )
+
+
+async def _feature_hooks(
+    conn: AsyncConnection,
+    purchase: PurchaseInput,
+    *,
+    book: Book,
+    member_id: str,
+    purchase_id: str,
+    earning: Earning,
+    tier: tiers_api.PurchaseTier,
+    lot_id: str | None,
+    omni: journeys_api.ChannelFacts,
+    now: datetime,
+) -> journeys_api.PurchaseJourney:
+    """What other features do with a recorded purchase, in its transaction (each through its api)."""
     # Draws with a spend source count this purchase (ledger -> draws.api; never refuses the purchase).
     await draws_api.on_purchase(
         conn,
@@ -267,7 +307,7 @@ async def record_purchase(
         now=now,
     )
     # Omnichannel journeys: click-and-collect order, once-per-period rule claims, referral bonus.
-    journey = await journeys_api.on_purchase(
+    return await journeys_api.on_purchase(
         conn,
         book=book,
         purchase_id=purchase_id,
@@ -280,7 +320,20 @@ async def record_purchase(
         claims=omni.claims(earning.applied),
         now=now,
     )
-    await book.close()
+
+
+def _response(
+    book: Book,
+    *,
+    member_id: str,
+    purchase_id: str,
+    entry_id: str,
+    earning: Earning,
+    created: bool,
+    available_at: datetime,
+    pickup_deadline: datetime | None,
+    now: datetime,
+) -> ledger_pb2.RecordPurchaseResponse:
     response = ledger_pb2.RecordPurchaseResponse(
         purchase_id=purchase_id,
         member_id=member_id,
@@ -299,10 +352,10 @@ async def record_purchase(
             for a in earning.applied
         ],
     )
-    if earning.points > 0 and available_at > now and journey.pickup_deadline is None:
+    if earning.points > 0 and available_at > now and pickup_deadline is None:
         response.available_at.CopyFrom(to_timestamp(available_at))
-    if journey.pickup_deadline is not None:
-        response.pickup_deadline.CopyFrom(to_timestamp(journey.pickup_deadline))
+    if pickup_deadline is not None:
+        response.pickup_deadline.CopyFrom(to_timestamp(pickup_deadline))
     return response
 
 
