@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from loyalty.v1 import common_pb2
 
-from loyalty_service.auth.principal import Principal, PrincipalKind
+from loyalty_service.auth.principal import Principal, PrincipalKind, current_principal
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.identifiers import IdentifierKind, normalise_identifier
 from loyalty_service.validation import Checks
@@ -18,6 +18,7 @@ __all__ = [
     "IDENTIFIER_KINDS",
     "IDENTIFIER_KIND_TO_PROTO",
     "channel_of",
+    "member_of_caller",
     "read_identifier",
 ]
 
@@ -51,6 +52,16 @@ _CALLER_CHANNELS = {
 def channel_of(principal: Principal) -> Channel:
     """The channel a caller acts in, for changes whose request does not name one."""
     return _CALLER_CHANNELS[principal.kind]
+
+
+def member_of_caller(checks: Checks, member_id: str) -> str:
+    """The request's member: a member token's own when empty; a token reaches only its member."""
+    principal = current_principal()
+    if principal.kind is PrincipalKind.MEMBER:
+        assert principal.member_id is not None
+        member_id = member_id or principal.member_id
+    checks.entity_id("member_id", member_id, "mem")
+    return member_id
 
 
 def read_identifier(

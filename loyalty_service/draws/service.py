@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service import audit
 from loyalty_service.auth.principal import PrincipalKind, current_principal
+from loyalty_service.common_messages import member_of_caller
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.draws import api, domain, running, store
 from loyalty_service.draws.messages import draw_message, result_message
@@ -39,15 +40,6 @@ async def fresh_draw(rt: Runtime, draw_id: str) -> DrawRow:
 
         draw = await in_transaction(rt.engine, freeze)
     return draw
-
-
-def _member_of_caller(checks: Checks, member_id: str) -> str:
-    principal = current_principal()
-    if principal.kind is PrincipalKind.MEMBER:
-        assert principal.member_id is not None
-        member_id = member_id or principal.member_id
-    checks.entity_id("member_id", member_id, "mem")
-    return member_id
 
 
 class DrawServicer(draws_pb2_grpc.DrawServiceServicer):
@@ -82,7 +74,7 @@ class DrawServicer(draws_pb2_grpc.DrawServiceServicer):
         checks = Checks()
         key = checks.idempotency_key(request.idempotency_key)
         draw_id = checks.entity_id("draw_id", request.draw_id, "drw")
-        member_id = _member_of_caller(checks, request.member_id)
+        member_id = member_of_caller(checks, request.member_id)
         wanted = request.entries or 1
         checks.count("entries", wanted, minimum=1, maximum=ENTRIES_PER_CALL_MAX)
         checks.done()

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service import metrics
 from loyalty_service.auth.principal import PrincipalKind, current_principal
 from loyalty_service.challenges import api as challenges_api
-from loyalty_service.common_messages import channel_of
+from loyalty_service.common_messages import channel_of, member_of_caller
 from loyalty_service.errors import NotFound
 from loyalty_service.games import leaderboard, store
 from loyalty_service.games import privacy as _privacy  # noqa: F401  (registers the export)
@@ -23,7 +23,7 @@ from loyalty_service.passports import api as passports_api
 from loyalty_service.runtime import Runtime
 from loyalty_service.validation import Checks
 
-__all__ = ["GameServicer", "member_of_caller"]
+__all__ = ["GameServicer"]
 
 _PERIODS = {
     games_pb2.LEADERBOARD_PERIOD_WEEK: "week",
@@ -35,16 +35,6 @@ _SCOPES = {
     games_pb2.LEADERBOARD_SCOPE_PASSPORT: ("passport", "psp"),
     games_pb2.LEADERBOARD_SCOPE_CHALLENGE: ("challenge", "chl"),
 }
-
-
-def member_of_caller(checks: Checks, member_id: str) -> str:
-    """The request's member: a member token's own when empty; a token reaches only its member."""
-    principal = current_principal()
-    if principal.kind is PrincipalKind.MEMBER:
-        assert principal.member_id is not None
-        member_id = member_id or principal.member_id
-    checks.entity_id("member_id", member_id, "mem")
-    return member_id
 
 
 class GameServicer(games_pb2_grpc.GameServiceServicer):

@@ -8,8 +8,8 @@ from loyalty.v1 import passports_pb2, passports_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.auth.principal import current_principal
+from loyalty_service.common_messages import member_of_caller
 from loyalty_service.errors import NotFound
-from loyalty_service.games.service import member_of_caller
 from loyalty_service.grpc_types import Context
 from loyalty_service.passports import privacy as _privacy  # noqa: F401  (registers the export)
 from loyalty_service.passports import store
