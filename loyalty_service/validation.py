@@ -100,3 +100,25 @@ class Checks:
             self.fail(field, "must be between 2000 and 2200")
             return None
         return moment
+
+    def window(
+        self,
+        message: Any,
+        start: str,
+        end: str,
+        *,
+        prefix: str = "",
+        start_required: bool = False,
+        end_required: bool = False,
+    ) -> tuple[datetime | None, datetime | None]:
+        """The timestamps `message.<start>` and `message.<end>` (violations on `prefix + name`); when both
+        are set, the end must be after the start."""
+        opens = self.timestamp(
+            prefix + start, getattr(message, start), present=message.HasField(start), required=start_required
+        )
+        closes = self.timestamp(
+            prefix + end, getattr(message, end), present=message.HasField(end), required=end_required
+        )
+        if opens is not None and closes is not None and closes <= opens:
+            self.fail(prefix + end, f"must be after {start}")
+        return opens, closes

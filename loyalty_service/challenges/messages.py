@@ -104,10 +104,9 @@ def read_challenge_spec(
         return None
     name = checks.text("spec.name", spec.name, max_length=128)
     description = checks.text("spec.description", spec.description, required=False, max_length=1024)
-    opens_at = checks.timestamp("spec.opens_at", spec.opens_at, present=spec.HasField("opens_at"))
-    closes_at = checks.timestamp("spec.closes_at", spec.closes_at, present=spec.HasField("closes_at"))
-    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
-        checks.fail("spec.closes_at", "must be after opens_at")
+    opens_at, closes_at = checks.window(
+        spec, "opens_at", "closes_at", prefix="spec.", start_required=True, end_required=True
+    )
     place_ids = tuple(spec.place_ids)
     checks.count("spec.place_ids", len(place_ids), minimum=1, maximum=CHALLENGE_PLACES_MAX)
     for i, place_id in enumerate(place_ids[:CHALLENGE_PLACES_MAX]):

@@ -119,13 +119,11 @@ def read_spec(checks: Checks, spec: draws_pb2.DrawSpec, *, present: bool, now: d
         return None
     name = checks.text("spec.name", spec.name, max_length=128)
     description = checks.text("spec.description", spec.description, required=False, max_length=2000)
-    opens_at = checks.timestamp("spec.opens_at", spec.opens_at, present=spec.HasField("opens_at"))
-    closes_at = checks.timestamp("spec.closes_at", spec.closes_at, present=spec.HasField("closes_at"))
-    if opens_at is not None and closes_at is not None:
-        if closes_at <= opens_at:
-            checks.fail("spec.closes_at", "must be after opens_at")
-        elif closes_at <= now:
-            checks.fail("spec.closes_at", "must be in the future")
+    opens_at, closes_at = checks.window(
+        spec, "opens_at", "closes_at", prefix="spec.", start_required=True, end_required=True
+    )
+    if opens_at is not None and closes_at is not None and opens_at < closes_at <= now:
+        checks.fail("spec.closes_at", "must be in the future")
     prizes = _read_prizes(checks, list(spec.prizes))
     sources = _read_sources(checks, spec.sources, spec.HasField("sources"))
     beacon_source = checks.text("spec.beacon_source", spec.beacon_source, required=False)

@@ -84,12 +84,7 @@ def read_spec(checks: Checks, spec: games_pb2.GameSpec, *, present: bool) -> gam
         return spec
     checks.text("spec.name", spec.name)
     checks.text("spec.description", spec.description, required=False, max_length=2000)
-    opens = checks.timestamp("spec.opens_at", spec.opens_at, present=spec.HasField("opens_at"))
-    closes = checks.timestamp(
-        "spec.closes_at", spec.closes_at, present=spec.HasField("closes_at"), required=False
-    )
-    if opens is not None and closes is not None and closes <= opens:
-        checks.fail("spec.closes_at", "must be after opens_at")
+    checks.window(spec, "opens_at", "closes_at", prefix="spec.", start_required=True)
     kind = checks.enum("spec.cost_kind", spec.cost_kind, COST_KINDS)
     if kind is PlayCostKind.FREE and spec.cost_amount != 0:
         checks.fail("spec.cost_amount", "must be 0 for a free game")

@@ -31,7 +31,6 @@ __all__ = [
     "MAX_POINTS",
     "authorize_channel",
     "channel_of",
-    "check_range",
     "item_error",
     "page_token",
     "read_member_ref",
@@ -217,8 +216,3 @@ def read_page_token(checks: Checks, token: str, member_id: str) -> int | None:
         pass
     checks.fail("page_token", "not a page token of this member's listing")
     return None
-
-
-def check_range(checks: Checks, start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and end <= start:
-        checks.fail("occurred_to", "must be after occurred_from")

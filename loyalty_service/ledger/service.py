@@ -304,13 +304,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         before = requests.read_page_token(checks, request.page_token, member_id)
         types = [t for i, v in enumerate(request.types) if (t := checks.enum(f"types[{i}]", v, ENTRY_TYPES))]
         channels = requests.read_channel_filter(checks, "channels", request.channels)
-        occurred_from = checks.timestamp(
-            "occurred_from", request.occurred_from, present=request.HasField("occurred_from"), required=False
-        )
-        occurred_to = checks.timestamp(
-            "occurred_to", request.occurred_to, present=request.HasField("occurred_to"), required=False
-        )
-        requests.check_range(checks, occurred_from, occurred_to)
+        occurred_from, occurred_to = checks.window(request, "occurred_from", "occurred_to")
         checks.done()
         current_principal().require_member(member_id)
 

@@ -39,12 +39,7 @@ def read_spec(
         return spec
     checks.text("spec.name", spec.name)
     checks.text("spec.description", spec.description, required=False, max_length=2000)
-    opens = checks.timestamp("spec.opens_at", spec.opens_at, present=spec.HasField("opens_at"))
-    closes = checks.timestamp(
-        "spec.closes_at", spec.closes_at, present=spec.HasField("closes_at"), required=False
-    )
-    if opens is not None and closes is not None and closes <= opens:
-        checks.fail("spec.closes_at", "must be after opens_at")
+    checks.window(spec, "opens_at", "closes_at", prefix="spec.", start_required=True)
     if not 1 <= len(spec.stamps) <= _STAMPS_MAX:
         checks.fail("spec.stamps", f"1 to {_STAMPS_MAX} stamps")
     seen: set[str] = set()

@@ -70,14 +70,7 @@ class AuditRpcs(program_pb2_grpc.ProgramServiceServicer):
         page_size = (
             checks.count("page_size", request.page_size, minimum=0, maximum=_MAX_PAGE) or _DEFAULT_PAGE
         )
-        occurred_from = checks.timestamp(
-            "occurred_from", request.occurred_from, present=request.HasField("occurred_from"), required=False
-        )
-        occurred_to = checks.timestamp(
-            "occurred_to", request.occurred_to, present=request.HasField("occurred_to"), required=False
-        )
-        if occurred_from is not None and occurred_to is not None and occurred_to <= occurred_from:
-            checks.fail("occurred_to", "must be after occurred_from")
+        occurred_from, occurred_to = checks.window(request, "occurred_from", "occurred_to")
         before = _read_page_token(checks, request.page_token)
         checks.done()
 

@@ -104,14 +104,7 @@ def _read_spec(
     """The rule version the spec describes; each kind's own fields required, the others' refused."""
     name = checks.text("spec.name", spec.name, max_length=128)
     kind = checks.enum("spec.kind", spec.kind, _KINDS)
-    valid_from = checks.timestamp(
-        "spec.valid_from", spec.valid_from, present=spec.HasField("valid_from"), required=False
-    )
-    valid_to = checks.timestamp(
-        "spec.valid_to", spec.valid_to, present=spec.HasField("valid_to"), required=False
-    )
-    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-        checks.fail("spec.valid_to", "must be after valid_from")
+    valid_from, valid_to = checks.window(spec, "valid_from", "valid_to", prefix="spec.")
     rate, factor = Fraction(0), Fraction(1)
     if kind is RuleKind.BASE_RATE:
         if not is_currency_code(spec.currency):

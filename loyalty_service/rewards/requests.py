@@ -109,14 +109,7 @@ def read_definition(checks: Checks, reward: rewards_pb2.RewardDefinition, *, upd
         checks.fail("reward.channels", "required: at least one of POS, WEBSHOP, APP")
     checks.count("reward.store_ids", len(reward.store_ids), minimum=0, maximum=_MAX_STORES)
     store_ids = [checks.code(f"reward.store_ids[{i}]", s) for i, s in enumerate(reward.store_ids)]
-    visible_from = checks.timestamp(
-        "reward.visible_from", reward.visible_from, present=reward.HasField("visible_from"), required=False
-    )
-    visible_until = checks.timestamp(
-        "reward.visible_until", reward.visible_until, present=reward.HasField("visible_until"), required=False
-    )
-    if visible_from is not None and visible_until is not None and visible_until <= visible_from:
-        checks.fail("reward.visible_until", "must be after visible_from")
+    visible_from, visible_until = checks.window(reward, "visible_from", "visible_until", prefix="reward.")
     if reward.unlimited_stock and reward.stock:
         checks.fail("reward.stock", "must be 0 with unlimited_stock")
     minimum = -_MAX_POINTS if update else 0
