@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-from loyalty.v1 import ledger_pb2_grpc, live_pb2
+from loyalty.v1 import ledger_pb2_grpc
 
 from loyalty_service.bench import database, seed
 from loyalty_service.bench.calls import TillCalls
@@ -26,7 +26,7 @@ from loyalty_service.bench.programme import member_id
 from loyalty_service.bench.report import Row
 from loyalty_service.bench.servers import ServiceUnderTest, start_service_processes
 from loyalty_service.bench.stats import percentile
-from loyalty_service.bench.watch import WATCH_MEMBER
+from loyalty_service.bench.watch import watch_member
 
 __all__ = ["LiveOptions", "measure_live"]
 
@@ -73,12 +73,7 @@ async def _drive(a: ServiceUnderTest, b: ServiceUnderTest, keys: seed.Keys, opti
     watchers: list[asyncio.Task[None]] = []
     try:
         for index in range(options.streams):
-            open_stream = watch_channels[index % _CHANNELS].unary_stream(
-                WATCH_MEMBER,
-                request_serializer=live_pb2.WatchMemberRequest.SerializeToString,
-                response_deserializer=live_pb2.WatchMemberResponse.FromString,
-            )
-            call = open_stream(live_pb2.WatchMemberRequest(member_id=member_id(index)), metadata=metadata)
+            call = watch_member(watch_channels[index % _CHANNELS], member_id(index), metadata)
             watchers.append(asyncio.create_task(_watch(call, timings.arrived)))
         await asyncio.sleep(_SETTLE_SECONDS)
         till = TillCalls([till_channel], keys.pos, random.Random(7))

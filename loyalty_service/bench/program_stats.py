@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.v1 import program_pb2_grpc, stats_pb2
 
 from loyalty_service.bench import database, seed
 from loyalty_service.bench.report import Row
 from loyalty_service.bench.servers import start_service_processes
 from loyalty_service.bench.stats import summarize
+from loyalty_service.proto_time import to_timestamp
 
 __all__ = ["StatsOptions", "measure_program_stats"]
 
@@ -89,12 +89,6 @@ async def _seed(url: str, *, entries: int, members: int) -> int:
         await conn.close()
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 async def _time_ranges(address: str, backoffice_key: str) -> list[Row]:
     now = datetime.now(UTC)
     ranges = {
@@ -109,7 +103,7 @@ async def _time_ranges(address: str, backoffice_key: str) -> list[Row]:
         for name, start in ranges.items():
             request = stats_pb2.GetProgramStatsRequest()
             if start is not None:
-                request.occurred_from.CopyFrom(_timestamp(start))
+                request.occurred_from.CopyFrom(to_timestamp(start))
             latencies, purchases = [], 0
             for _ in range(_CALLS_PER_RANGE):
                 began = time.perf_counter()

@@ -12,11 +12,21 @@ from loyalty.v1 import live_pb2
 
 from loyalty_service.bench.programme import member_id
 
-__all__ = ["WATCH_MEMBER", "open_watch_streams"]
+__all__ = ["WATCH_MEMBER", "open_watch_streams", "watch_member"]
 
 WATCH_MEMBER = "/loyalty.v1.LiveService/WatchMember"
 _CHANNELS = 10
 _SETTLE_SECONDS = 1.0
+
+
+def watch_member(channel: grpc.aio.Channel, member: str, metadata: tuple[tuple[str, str], ...]) -> Any:
+    """One WatchMember call on `channel` (the bench holds thousands: no stub object per call)."""
+    open_stream = channel.unary_stream(
+        WATCH_MEMBER,
+        request_serializer=live_pb2.WatchMemberRequest.SerializeToString,
+        response_deserializer=live_pb2.WatchMemberResponse.FromString,
+    )
+    return open_stream(live_pb2.WatchMemberRequest(member_id=member), metadata=metadata)
 
 
 @contextlib.asynccontextmanager
@@ -28,13 +38,7 @@ async def open_watch_streams(address: str, api_key: str, *, count: int, members:
     calls: list[Any] = []
     try:
         for index in range(count):
-            open_stream = channels[index % _CHANNELS].unary_stream(
-                WATCH_MEMBER,
-                request_serializer=live_pb2.WatchMemberRequest.SerializeToString,
-                response_deserializer=live_pb2.WatchMemberResponse.FromString,
-            )
-            request = live_pb2.WatchMemberRequest(member_id=member_id(index % members))
-            calls.append(open_stream(request, metadata=metadata))
+            calls.append(watch_member(channels[index % _CHANNELS], member_id(index % members), metadata))
         await asyncio.sleep(_SETTLE_SECONDS)
         failed = [call for call in calls if call.done()]
         note = ""
