@@ -100,3 +100,10 @@ async def test_credentials_and_stores_commands(server_processes: Start) -> None:
     )
     assert {r["credential_id"]: r["revoked_at"] for r in _lines(everything)}[web_id] == revoked["revoked_at"]
     assert missing.returncode == 1
+
+
+async def test_expire_prints_what_it_did(server_processes: Start) -> None:
+    """Goal: `expire` runs the maintenance once and prints its counts as one JSON object."""
+    url, _servers = await server_processes(1)
+    [run] = cli_parallel(("expire",), env=service_env(url))
+    assert _lines(run) == [{"members_released": 0, "members_expired": 0, "pickups_cancelled": 0}]

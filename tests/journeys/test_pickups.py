@@ -119,13 +119,15 @@ async def test_uncollected_order_is_cancelled_after_the_deadline_and_its_points_
     assert (order.balance.available, order.balance.pending) == (10, 50)
 
     clock.advance(timedelta(days=2))
-    await run_once(running.engine, clock.now())
+    assert (await run_once(running.engine, clock.now())).pickups_cancelled == 0
     view = await programme.web.journeys.GetPickup(journeys_pb2.GetPickupRequest(order_id="late-1"))
     assert view.pickup.status == journeys_pb2.PICKUP_STATUS_AWAITING
 
     clock.advance(timedelta(days=1))
-    await run_once(running.engine, clock.now())
-    await run_once(running.engine, clock.now())  # a second run changes nothing
+    assert (await run_once(running.engine, clock.now())).pickups_cancelled == 1
+    assert (
+        await run_once(running.engine, clock.now())
+    ).pickups_cancelled == 0  # a second run changes nothing
     view = await programme.web.journeys.GetPickup(journeys_pb2.GetPickupRequest(order_id="late-1"))
     assert view.pickup.status == journeys_pb2.PICKUP_STATUS_CANCELLED
     assert view.pickup.cancel_reason == "not_collected"
