@@ -1,13 +1,15 @@
 """Ledger test helpers: requests with sensible defaults, a private currency per test, status details.
 
 Tests on the session-wide `service` share one programme, so each test earns in a currency of its own
-(a random ISO-shaped code with its own base-rate rule): rules made by one test never change another's.
+(an ISO-shaped code issued once per session, with its own base-rate rule): rules made by one test never
+change another's.
 """
 
 from __future__ import annotations
 
-import random
+import itertools
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,14 +19,34 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from loyalty.v1 import common_pb2, ledger_pb2, program_pb2
 
+from loyalty_service.kernel.money import currency_exponent
 from loyalty_service.proto_time import to_timestamp
 from tests.support.api import Client, Running, new_key
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+NAMED_BY_TESTS = frozenset({"EUR", "USD"})
+"""Currencies that tests name literally, some on the shared `service`: never issued by `currency_code`."""
+
+
+def _private_currencies() -> Iterator[str]:
+    for letters in itertools.product(string.ascii_uppercase, repeat=3):
+        code = "".join(letters)
+        if currency_exponent(code) == 2 and code not in NAMED_BY_TESTS:
+            yield code
+
+
+_CURRENCIES = _private_currencies()
+
+
 def currency_code() -> str:
-    return "".join(random.choices(string.ascii_uppercase, k=3))
+    """A currency no other test of this session earns in, with 100 minor units to the unit (like EUR).
+
+    Never random: a random code was sometimes a currency without decimals (JPY, KRW, ...), where a
+    purchase of 15000 minor units earns 15000 points instead of 150, or one with three (KWD, ...); and two
+    tests on the shared `service` could draw the same code and each add a base rate to the other's."""
+    return next(_CURRENCIES)
 
 
 def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
