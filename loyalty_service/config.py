@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     watch_heartbeat_seconds: float = Field(default=15.0, ge=0.05, le=3600)
     """A live stream with nothing to send for this long sends a heartbeat (idle streams survive proxies)."""
     watch_reread_seconds: float = Field(default=5.0, ge=0.05, le=3600)
-    """Safety re-read of the outbox by a waiting stream, even without a wake-up."""
+    """Safety poll, once per process: streams behind the newest events are woken even without a
+    notification. Also the listening connection's liveness check."""
     watch_batch_size: int = Field(default=100, ge=1, le=10_000)
     """Events read per query: the most a stream holds in memory."""
     watch_write_timeout_seconds: float = Field(default=10.0, gt=0, le=600)

@@ -4,7 +4,15 @@ Every outbox insert sends `NOTIFY loyalty_events, '<member_id>:<seq>'`, delivere
 commits, on every replica. The notification is only a wake-up: subscribers read the events themselves from the
 outbox table after the last sequence number they delivered, so a lost notification (a dropped listening
 connection, a restarted database) loses nothing. When the listening connection is lost, every subscriber is
-woken to re-read, and a safety timer wakes them periodically anyway.
+woken to re-read.
+
+The safety net for a notification lost any other way is one poll per process, not a timer per stream:
+every `poll_seconds` the listening connection asks which members have events newer than the last two
+polls saw, and wakes only the subscribers that have not delivered them. (A timer per stream made every
+stream read the outbox every few seconds: with a thousand streams opened together, a burst of a thousand
+reads that delayed real wake-ups by hundreds of milliseconds; docs/performance.md.) The poll doubles as the
+listening connection's liveness check. It looks back one poll interval, so only a notification lost from a
+transaction that stayed open longer than that is left to the listener's reconnection wake-up.
 
 Memory per subscriber is one small object and one asyncio.Event; no database connection is held per stream.
 """
@@ -14,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -28,11 +37,17 @@ PROGRAM = "*"
 _log = logging.getLogger(__name__)
 
 
+_POLL = "select member_id, max(seq), max(event_id) from events where event_id > $1 group by member_id"
+_HEAD = "select coalesce(max(event_id), 0) from events"
+
+
 class Subscription:
-    __slots__ = ("_event", "key")
+    __slots__ = ("_event", "delivered", "key")
 
     def __init__(self, key: str) -> None:
         self.key = key
+        self.delivered = 0
+        """What the subscriber has delivered: a member's sequence, or the programme feed's event_id."""
         self._event = asyncio.Event()
 
     def wake(self) -> None:
@@ -50,15 +65,16 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, dsn: str, *, reconnect_max_seconds: float = 5.0, ping_seconds: float = 5.0) -> None:
+    def __init__(self, dsn: str, *, reconnect_max_seconds: float = 5.0, poll_seconds: float = 5.0) -> None:
         self._dsn = dsn
         self._reconnect_max = reconnect_max_seconds
-        self._ping_seconds = ping_seconds
+        self._poll_seconds = poll_seconds
         self._subscribers: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self.notifications = 0
         self.reconnects = 0
+        self.polls = 0
 
     @property
     def listening(self) -> bool:
@@ -131,15 +147,34 @@ class EventHub:
                 # Anything may have committed while we were not listening: everyone re-reads.
                 self.wake_all()
 
+    def _wake_behind(self, rows: Sequence[Sequence[int | str]]) -> None:
+        """Wake the subscribers that have not delivered the newest events the poll found."""
+        newest = 0
+        for member_id, seq, event_id in rows:
+            newest = max(newest, int(event_id))
+            for subscription in self._subscribers.get(str(member_id), ()):
+                if subscription.delivered < int(seq):
+                    subscription.wake()
+        for subscription in self._subscribers.get(PROGRAM, ()):
+            if subscription.delivered < newest:
+                subscription.wake()
+
     async def _listen(self, conn: asyncpg.Connection) -> None:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _c: lost.set())
         await conn.add_listener(CHANNEL, self._on_notify)
+        head = int(await conn.fetchval(_HEAD, timeout=self._poll_seconds))
+        floors = deque([head, head])  # the newest event_id of the last two polls
         self._connected.set()
         self.wake_all()  # events may have committed between a subscriber's read and our LISTEN
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self._ping_seconds)
-            if not lost.is_set():
-                await conn.fetchval("select 1", timeout=self._ping_seconds)
+                await asyncio.wait_for(lost.wait(), self._poll_seconds)
+            if lost.is_set():
+                break
+            rows = await conn.fetch(_POLL, floors[0], timeout=self._poll_seconds)
+            self.polls += 1
+            self._wake_behind(rows)
+            floors.append(max([floors[-1], *(int(row[2]) for row in rows)]))
+            floors.popleft()
         raise ConnectionResetError("listening connection terminated")

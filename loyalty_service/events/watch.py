@@ -3,15 +3,16 @@
 A stream never buffers: it reads one bounded batch from the outbox, writes it message by message (each
 write bounded by `watch_write_timeout_seconds`, so a consumer that stops reading ends the stream with
 RESOURCE_EXHAUSTED while gRPC's flow control keeps the pending bytes bounded), and then waits on the hub
-for a wake-up, a safety re-read timer or a heartbeat, holding no database connection. Delivery order and
-completeness come from the outbox (per-member `seq`, the programme's `event_id` cursor); notifications
-are only wake-ups.
+for a wake-up (a notification, or the hub's safety poll finding events the stream has not delivered) or
+its heartbeat, holding no database connection. Delivery order and completeness come from the outbox
+(per-member `seq`, the programme's `event_id` cursor); notifications are only wake-ups.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,9 @@ class _Stream:
     ) -> None:
         self.live, self.context, self.wake, self.position = live, context, wake, position
         self.settings = live.runtime.settings
-        self.last_sent = time.monotonic()
+        # A random phase, so that streams opened together (a replica's restart sends every app back at
+        # once) do not all send their heartbeats in the same instant.
+        self.last_sent = time.monotonic() - random.random() * self.settings.watch_heartbeat_seconds / 2
 
     async def send(self, message: Message) -> None:
         try:
@@ -80,13 +83,12 @@ class _Stream:
             )
 
     async def idle(self, heartbeat: Callable[[], Message], *, max_wait: float | None = None) -> None:
-        """Wait for a wake-up or the re-read timer; send a heartbeat when one is due."""
+        """Wait for a wake-up (at most `max_wait`); send a heartbeat when one is due."""
         if self.live.closing:
             raise Unavailable("the server is stopping; resume on another replica")
         due_in = self.settings.watch_heartbeat_seconds - (time.monotonic() - self.last_sent)
         if due_in > 0:
-            wait = min(self.settings.watch_reread_seconds, due_in, max_wait or due_in)
-            await self.wake.wait(wait)
+            await self.wake.wait(min(due_in, max_wait or due_in))
         if time.monotonic() - self.last_sent >= self.settings.watch_heartbeat_seconds:
             await self.send(heartbeat())
         if self.live.closing:
@@ -126,6 +128,7 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
             stream = _Stream(live, context, wake, position)
             await stream.send(live_pb2.WatchMemberResponse(snapshot=balance))
             after = from_sequence or head
+            wake.delivered = after
             first = True
             while True:
                 events = await live.read(
@@ -142,7 +145,7 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                     if event.seq > head:
                         stream.check_lag(event)
                     await stream.send(live_pb2.WatchMemberResponse(event=event.message()))
-                    after = event.seq
+                    after = wake.delivered = event.seq
                     position.needed = event.event_id + 1
                 if len(events) == batch:
                     continue
@@ -176,6 +179,7 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
         batch = live.runtime.settings.watch_batch_size
         with live.open_stream(), live.hub.subscribe(PROGRAM) as wake, live.positions.track() as position:
             cursor = FeedCursor(after or await live.read(feed.head_position))
+            wake.delivered = cursor.position
             stream = _Stream(live, context, wake, position)
             await stream.send(await self._figures())
             figures_at = time.monotonic()
@@ -189,6 +193,7 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                 for event in events[:ready]:
                     message = live_pb2.ProgramEvent(position=event.event_id, event=event.message())
                     await stream.send(live_pb2.WatchProgramResponse(event=message))
+                    wake.delivered = event.event_id
                 if time.monotonic() - figures_at >= figures_seconds:
                     await stream.send(await self._figures())
                     figures_at = time.monotonic()

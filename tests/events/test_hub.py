@@ -72,3 +72,56 @@ async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db
     finally:
         await hub.stop()
         await engine.dispose()
+
+
+async def _two_more_polls(hub: EventHub) -> None:
+    async def wait() -> None:
+        polls = hub.polls
+        while hub.polls < polls + 2:  # noqa: ASYNC110 - a counter of the hub's task, polled by a test
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(wait(), 10)
+
+
+async def test_the_poll_wakes_only_subscribers_behind_events_that_sent_no_notification(
+    test_db: TestDatabase,
+) -> None:
+    """Goal: the hub's safety poll finds events whose notification never came and wakes the subscribers
+    that have not delivered them, and nobody else (one read per process instead of one per stream)."""
+    url = await test_db.new_database()
+    engine = create_engine(url, pool_size=2)
+    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), poll_seconds=0.2)
+    await hub.start()
+    try:
+        with (
+            hub.subscribe("mem_a") as behind,
+            hub.subscribe("mem_b") as caught_up,
+            hub.subscribe("mem_c") as quiet,
+            hub.subscribe(PROGRAM) as feed,
+        ):
+            caught_up.delivered = 7
+            async with engine.begin() as conn:  # straight into the outbox table: no NOTIFY
+                for member_id, seq in (("mem_a", 3), ("mem_b", 7)):
+                    await conn.execute(
+                        text(
+                            "insert into events (member_id, seq, event_type, payload, occurred_at) "
+                            "values (:m, :s, 'members_merged', :p, now())"
+                        ),
+                        {"m": member_id, "s": seq, "p": _payload().SerializeToString()},
+                    )
+            assert hub.notifications == 0
+            assert await behind.wait(5), "the poll wakes a subscriber behind the newest event"
+            assert await feed.wait(5), "and the programme feed"
+            await _two_more_polls(hub)  # the rows are still in their look-back
+            assert not await caught_up.wait(0.01), "a subscriber that delivered seq 7 is left alone"
+            assert not await quiet.wait(0.01), "so is one whose member has no new event"
+            behind.delivered = 3
+            feed.delivered = 10**9
+            await behind.wait(0.01)
+            await feed.wait(0.01)
+            await _two_more_polls(hub)
+            assert not await behind.wait(0.01), "once delivered, the poll stops waking it"
+            assert not await feed.wait(0.01)
+    finally:
+        await hub.stop()
+        await engine.dispose()
