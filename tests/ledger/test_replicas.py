@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
 from loyalty.v1 import common_pb2, ledger_pb2, members_pb2
 
-from loyalty_service.auth import credentials
-from loyalty_service.auth.principal import PrincipalKind
-from loyalty_service.db.engine import create_engine
-from loyalty_service.ledger.check import check_ledger
 from tests.support.api import Client, new_key
-from tests.support.processes import ServerProcess
+from tests.support.replicas import StartServers, ledger_problems, replicas
 
 INITIAL = 1_000
 SPENDS = 200
-
-
-async def _keys(url: str) -> dict[str, str]:
-    engine = create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.begin() as conn:
-            keys = {}
-            for kind in (PrincipalKind.WEBSHOP, PrincipalKind.BACKOFFICE):
-                _row, keys[kind.value] = await credentials.create(
-                    conn, kind=kind, name="replica test", store_id=None
-                )
-        return keys
-    finally:
-        await engine.dispose()
 
 
 async def _spend(client: Client, member_id: str, points: int) -> int:
@@ -56,16 +37,13 @@ async def _spend(client: Client, member_id: str, points: int) -> int:
 
 @pytest.mark.slow
 async def test_concurrent_spends_on_two_replicas_never_overdraw(
-    server_processes: Callable[[int], Awaitable[tuple[str, list[ServerProcess]]]],
+    server_processes: StartServers,
 ) -> None:
     """Goal: whatever the interleaving across processes, the balance never goes below zero and the
     successful spends add up to at most what was there (exactly what left the balance)."""
-    url, servers = await server_processes(2)
-    keys = await _keys(url)
-    channels = [grpc.aio.insecure_channel(server.address) for server in servers]
-    try:
-        webs = [Client(channel, keys["webshop"]) for channel in channels]
-        back = Client(channels[0], keys["backoffice"])
+    async with replicas(server_processes, 2, key_name="replica test") as pair:
+        webs = [Client(channel, pair.keys["webshop"]) for channel in pair.channels]
+        back = Client(pair.channels[0], pair.keys["backoffice"])
         enrolled = await webs[0].members.EnrollMember(
             members_pb2.EnrollMemberRequest(idempotency_key=new_key())
         )
@@ -91,12 +69,4 @@ async def test_concurrent_spends_on_two_replicas_never_overdraw(
         )
         assert all(entry.balance_after >= 0 for entry in entries.entries)
         assert len(entries.entries) == 1 + sum(1 for s in spent if s)
-    finally:
-        for channel in channels:
-            await channel.close()
-    engine = create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.connect() as conn:
-            assert await check_ledger(conn) == []
-    finally:
-        await engine.dispose()
+    assert await ledger_problems(pair.url) == []

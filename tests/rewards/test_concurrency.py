@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
 from loyalty.v1 import common_pb2, ledger_pb2, members_pb2, rewards_pb2
 
-from loyalty_service.auth import credentials
-from loyalty_service.auth.principal import PrincipalKind
-from loyalty_service.db.engine import create_engine
-from loyalty_service.ledger.check import check_ledger
 from tests.rewards.conftest import reason, rewards_stub
 from tests.support.api import Client, new_key
-from tests.support.processes import ServerProcess
+from tests.support.replicas import StartServers, ledger_problems, replicas
 
 STOCK = 50
 REDEMPTIONS = 300
@@ -24,31 +19,16 @@ COST = 100
 RICH_MEMBERS = 30
 
 
-async def _keys(url: str) -> dict[str, str]:
-    engine = create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.begin() as conn:
-            keys = {}
-            for kind in (PrincipalKind.WEBSHOP, PrincipalKind.BACKOFFICE):
-                _row, keys[kind.value] = await credentials.create(conn, kind=kind, name="race", store_id=None)
-        return keys
-    finally:
-        await engine.dispose()
-
-
 @pytest.mark.slow
 async def test_300_redemptions_never_oversell_a_stock_of_50(
-    server_processes: Callable[[int], Awaitable[tuple[str, list[ServerProcess]]]],
+    server_processes: StartServers,
 ) -> None:
     """Goal: exactly 50 vouchers, nobody negative, the member with points for 3 gets at most 3, and
     every refusal says why (OUT_OF_STOCK or INSUFFICIENT_POINTS)."""
-    url, servers = await server_processes(2)
-    keys = await _keys(url)
-    channels = [grpc.aio.insecure_channel(server.address) for server in servers]
-    try:
-        webs = [rewards_stub(channel, Client(channel, keys["webshop"])) for channel in channels]
-        web_members = Client(channels[0], keys["webshop"])
-        back = Client(channels[0], keys["backoffice"])
+    async with replicas(server_processes, 2, key_name="race") as pair:
+        webs = [rewards_stub(channel, Client(channel, pair.keys["webshop"])) for channel in pair.channels]
+        web_members = Client(pair.channels[0], pair.keys["webshop"])
+        back = Client(pair.channels[0], pair.keys["backoffice"])
         definition = rewards_pb2.RewardDefinition(
             name="Tote bag",
             points_cost=COST,
@@ -111,12 +91,4 @@ async def test_300_redemptions_never_oversell_a_stock_of_50(
                 ledger_pb2.GetBalanceRequest(member=common_pb2.MemberRef(member_id=member_id))
             )
             assert balance.balance.available >= 0
-    finally:
-        for channel in channels:
-            await channel.close()
-    engine = create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.connect() as conn:
-            assert await check_ledger(conn) == []
-    finally:
-        await engine.dispose()
+    assert await ledger_problems(pair.url) == []
