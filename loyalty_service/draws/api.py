@@ -13,7 +13,13 @@ from loyalty.v1 import draws_pb2, events_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.draws import domain, store
-from loyalty_service.draws.rules import ENTRIES_PER_CALL_MAX, SourceType, granted_entries, spend_entries_due
+from loyalty_service.draws.rules import (
+    ENTRIES_PER_CALL_MAX,
+    DrawSpec,
+    SourceType,
+    granted_entries,
+    spend_entries_due,
+)
 from loyalty_service.draws.store import DrawRow, MemberRow
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.events import outbox
@@ -150,15 +156,21 @@ async def on_purchase(
     closed, being run or not matching is skipped. Refunds do not take entries back (docs/draws.md)."""
     if amount_minor <= 0:
         return
-    for candidate in await store.draws_open_at(conn, now):
-        spend = candidate.spec.sources.spend
+
+    def counts(spec: DrawSpec) -> bool:
+        spend = spec.sources.spend
         if spend is None or spend.currency != currency or spend.channel not in ("", channel):
-            continue
-        if not candidate.spec.opens_at <= occurred_at < candidate.spec.closes_at:
+            return False
+        return spec.opens_at <= occurred_at < spec.closes_at and spec.opens_at <= now < spec.closes_at
+
+    for candidate in await store.spend_draws_open_at(conn, now):  # cached: judged again under the lock
+        if not counts(candidate.spec):
             continue
         draw = await store.get_draw(conn, candidate.draw_id, lock="share")
-        if draw is None or draw.frozen_at is not None or now >= draw.spec.closes_at:
+        if draw is None or draw.frozen_at is not None or not counts(draw.spec):
             continue
+        spend = draw.spec.sources.spend
+        assert spend is not None  # counts() checked it
         before = await store.member_row(conn, draw.draw_id, member_id)
         spent = (before.spend_minor if before else 0) + amount_minor
         due = spend_entries_due(

@@ -20,13 +20,13 @@ from loyalty_service.db import fast
 from loyalty_service.db.tables_draws import draw_entries, draw_members, draw_winners, draws
 from loyalty_service.draws.rules import DrawSpec
 from loyalty_service.kernel.ids import new_id
+from loyalty_service.program import revisions
 
 __all__ = [
     "DrawRow",
     "MemberRow",
     "WinnerRow",
     "add_entries",
-    "draws_open_at",
     "entries_of_source",
     "freeze",
     "get_draw",
@@ -37,6 +37,7 @@ __all__ = [
     "member_ids_of_entries",
     "member_row",
     "ordered_entries",
+    "spend_draws_open_at",
     "update_spec",
     "winners",
 ]
@@ -113,6 +114,7 @@ async def insert_draw(
             .returning(draws)
         )
     ).one()
+    await revisions.bump(conn, "draws_revision", now=now)
     return _draw(row)
 
 
@@ -125,6 +127,7 @@ async def update_spec(conn: AsyncConnection, *, draw_id: str, spec: DrawSpec, no
             .returning(draws)
         )
     ).one()
+    await revisions.bump(conn, "draws_revision", now=now)
     return _draw(row)
 
 
@@ -151,17 +154,27 @@ async def list_draws(
     return [_draw(row) for row in await conn.execute(query)]
 
 
-# On every purchase (the spend source): prepared text through `db.fast`, same rows and order as
-# `list_draws(open_at=...)`.
-_OPEN_AT = (
-    f"select {', '.join(c.name for c in draws.c)} from draws where opens_at <= $1 and closes_at > $1 "
+# On every purchase (the spend source): the draws that may count purchases, cached per process by
+# `program_settings.draws_revision`, which every insert and spec update below bumps. A draw frozen later
+# stays in the cache; `draws.api.on_purchase` re-reads each candidate under its lock anyway.
+_SPEND_CANDIDATES = (
+    f"select {', '.join(c.name for c in draws.c)} from draws where frozen_at is null "
     "order by opens_at desc, draw_id"
 )
 
 
-async def draws_open_at(conn: AsyncConnection, at: datetime) -> list[DrawRow]:
-    """The draws whose window holds `at`, newest window first (as `list_draws(open_at=at)`)."""
-    return [_draw_of(row) for row in await fast.fetch(conn, _OPEN_AT, at)]
+async def _spend_candidates(conn: AsyncConnection) -> tuple[DrawRow, ...]:
+    rows = [_draw_of(row) for row in await fast.fetch(conn, _SPEND_CANDIDATES)]
+    return tuple(row for row in rows if row.spec.sources.spend is not None)
+
+
+_spend_draws = revisions.RevisionCache("draws_revision", _spend_candidates)
+
+
+async def spend_draws_open_at(conn: AsyncConnection, at: datetime) -> list[DrawRow]:
+    """The unfrozen draws with a spend source whose window holds `at`, newest window first (the order of
+    `list_draws`); no statement while no draw changed since this process last looked."""
+    return [d for d in await _spend_draws.get(conn) if d.spec.opens_at <= at < d.spec.closes_at]
 
 
 async def member_row(conn: AsyncConnection, draw_id: str, member_id: str) -> MemberRow | None:

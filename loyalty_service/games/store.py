@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables_games import game_plays, game_prize_days, game_prizes, games, play_token_rules
 from loyalty_service.games.prizes import stock_after_update
+from loyalty_service.program import revisions
 
 __all__ = [
     "GameRow",
@@ -195,3 +196,4 @@ async def save_token_rule(
     conn: AsyncConnection, *, rule_id: str, spec: dict[str, Any], now: datetime
 ) -> None:
     await conn.execute(insert(play_token_rules).values(rule_id=rule_id, spec=spec, created_at=now))
+    await revisions.bump(conn, "token_rules_revision", now=now)  # purchases cache the rules by it

@@ -23,6 +23,7 @@ from loyalty_service.events import outbox
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.ledger.tokens import TokenFacts, TokenRule, tokens_for_purchase
 from loyalty_service.members import merge_registry
+from loyalty_service.program import revisions
 
 __all__ = [
     "InsufficientPlayTokens",
@@ -162,15 +163,22 @@ def token_rule(rule_id: str, spec: dict[str, Any]) -> TokenRule:
     )
 
 
+async def _load_token_rules(conn: AsyncConnection) -> tuple[TokenRule, ...]:
+    rows = await fast.fetch(conn, "select rule_id, spec from play_token_rules order by created_at, rule_id")
+    return tuple(token_rule(str(rule_id), dict(spec)) for rule_id, spec in rows)
+
+
+# Consulted by every purchase: cached per process by `program_settings.token_rules_revision`, which
+# every rule change bumps (games.store.save_token_rule).
+_token_rules = revisions.RevisionCache("token_rules_revision", _load_token_rules)
+
+
 async def grant_purchase_tokens(
     conn: AsyncConnection, *, member_id: str, purchase_id: str, facts: TokenFacts, now: datetime
 ) -> int:
     """Grant the tokens the play-token rules give this purchase; returns how many."""
-    # Read on every purchase: prepared text through `db.fast`.
-    rows = await fast.fetch(conn, "select rule_id, spec from play_token_rules")
-    rules = [token_rule(str(rule_id), dict(spec)) for rule_id, spec in rows]
     granted = 0
-    for rule_id, tokens in tokens_for_purchase(rules, facts):
+    for rule_id, tokens in tokens_for_purchase(await _token_rules.get(conn), facts):
         moved = await move_play_tokens(
             conn,
             member_id=member_id,

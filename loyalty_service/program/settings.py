@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +26,12 @@ class ProgramSettings:
     """Offline purchases older than this are refused."""
     rules_revision: int
     """Bumped by every earning-rule change."""
+    draws_revision: int
+    """Bumped by every change of a draw's window or sources (program/revisions.py)."""
+    token_rules_revision: int
+    """Bumped by every play-token rule change."""
+    database: str
+    """The database's name: with a revision, the key of what a process caches (tests run many)."""
 
 
 _COLUMNS = (
@@ -33,10 +39,13 @@ _COLUMNS = (
     program_settings.c.expiry_months,
     program_settings.c.offline_max_age_days,
     program_settings.c.rules_revision,
+    program_settings.c.draws_revision,
+    program_settings.c.token_rules_revision,
 )
+_SELECTED = f"{', '.join(c.name for c in _COLUMNS)}, current_database()"
 
 
-_READ = f"select {', '.join(c.name for c in _COLUMNS)} from program_settings where settings_id = 1"
+_READ = f"select {_SELECTED} from program_settings where settings_id = 1"
 
 
 _read_in: ContextVar[tuple[object, ProgramSettings] | None] = ContextVar("program_settings", default=None)
@@ -77,7 +86,7 @@ async def write(
                 offline_max_age_days=offline_max_age_days,
                 updated_at=now,
             )
-            .returning(*_COLUMNS)
+            .returning(*_COLUMNS, func.current_database())
         )
     ).one()
     return ProgramSettings(*row)
