@@ -36,6 +36,7 @@ __all__ = [
     "fetchrow",
     "fetchval",
     "insert",
+    "insert_write",
     "transaction_of",
 ]
 
@@ -175,14 +176,21 @@ def _insert_sql(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[bool
     return found
 
 
-async def insert(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> None:
-    """One row, as `conn.execute(insert(table).values(**values))` would write it."""
+def insert_write(table: Table, values: Mapping[str, Any]) -> Write:
+    """The statement writing one row, as `insert(table).values(**values)` would, to send later or
+    `combine` with others."""
     columns = tuple(values)
     sql, json_columns = _insert_sql(table, columns)
     args = [
         json.dumps(values[name]) if is_json and values[name] is not None else values[name]
         for name, is_json in zip(columns, json_columns, strict=True)
     ]
+    return sql, args
+
+
+async def insert(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> None:
+    """One row, as `conn.execute(insert(table).values(**values))` would write it."""
+    sql, args = insert_write(table, values)
     await execute(conn, sql, *args)
 
 

@@ -75,6 +75,8 @@ class Book:
         """Takes not written yet, likewise."""
         self._lot_inserts: set[str] = set()
         """Lots among `_lot_writes` that are new (their pending write is the insert)."""
+        self._head_writes: list[fast.Write] = []
+        """Rows of the caller sent with the head at `close` (`write_with_head`)."""
 
     @classmethod
     async def open(cls, conn: AsyncConnection, member_id: str, *, now: datetime, credential_id: str) -> Book:
@@ -111,6 +113,12 @@ class Book:
     def add_lifetime(self, points: int) -> None:
         """Lifetime earned counts what purchases earned net of refund reversals (not adjustments)."""
         self.account = replace(self.account, lifetime_earned=self.account.lifetime_earned + points)
+
+    def write_with_head(self, write: fast.Write) -> None:
+        """Send `write` with the head update at `close`, in the same statement: for a row of this change
+        (a purchase, a tier contribution) that nothing reads back in this transaction before then, and
+        that no other write of the change touches. Saves its round trip; a rollback drops it too."""
+        self._head_writes.append(write)
 
     # --- time ------------------------------------------------------------------------------------
 
@@ -385,8 +393,9 @@ class Book:
             next_release_at=min(release_times, default=None),
             next_expiry_at=min(expiry_times, default=None),
             now=self.now,
-            together_with=self._take_writes(),
+            together_with=[*self._take_writes(), *self._head_writes],
         )
+        self._head_writes = []
 
 
 def _merge_takes(takes: tuple[Take, ...]) -> tuple[Take, ...]:

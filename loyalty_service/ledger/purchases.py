@@ -214,22 +214,23 @@ async def record_purchase(
         {"rule_id": a.rule_id, "version": a.version, "name": a.name, "kind": a.kind.value, "points": a.points}
         for a in earning.applied
     ]
-    await records.insert_purchase(
-        conn,
-        member_id=member_id,
-        purchase_id=purchase_id,
-        channel=purchase.channel.value,
-        store_id=purchase.store_id,
-        order_id=purchase.order_id,
-        amount_minor=purchase.amount_minor,
-        currency=purchase.currency,
-        points=earning.points,
-        lot_id=lot_id,
-        lines=_lines_json(purchase.lines),
-        applied_rules=applied,
-        credential_id=credential_id,
-        occurred_at=purchase.occurred_at,
-        recorded_at=now,
+    book.write_with_head(
+        records.purchase_insert(
+            member_id=member_id,
+            purchase_id=purchase_id,
+            channel=purchase.channel.value,
+            store_id=purchase.store_id,
+            order_id=purchase.order_id,
+            amount_minor=purchase.amount_minor,
+            currency=purchase.currency,
+            points=earning.points,
+            lot_id=lot_id,
+            lines=_lines_json(purchase.lines),
+            applied_rules=applied,
+            credential_id=credential_id,
+            occurred_at=purchase.occurred_at,
+            recorded_at=now,
+        )
     )
     journey = await _feature_hooks(
         conn,
@@ -297,6 +298,7 @@ async def _feature_hooks(
     tier_points = sum(a.points for a in earning.applied if a.rule_id == TIER_RULE_ID)
     await tiers_api.on_purchase(
         conn,
+        book=book,
         tier=tier,
         member_id=member_id,
         purchase_id=purchase_id,

@@ -18,13 +18,13 @@ __all__ = [
     "cancel_spend",
     "claim_order",
     "find_order",
-    "insert_purchase",
     "insert_refund",
     "insert_spend",
     "lock_purchase",
     "lock_spend",
     "move_member_rows",
     "prior_channels",
+    "purchase_insert",
     "record_refund_totals",
 ]
 
@@ -92,8 +92,10 @@ async def prior_channels(conn: AsyncConnection, member_id: str) -> frozenset[str
     return frozenset(str(channel) for channel in rows.scalars())
 
 
-async def insert_purchase(conn: AsyncConnection, **values: Any) -> None:
-    await fast.insert(conn, purchases, values)
+def purchase_insert(**values: Any) -> fast.Write:
+    """The purchase row's insert, for the purchase's Book to send with its head (nothing reads the row
+    back in the purchase's own transaction)."""
+    return fast.insert_write(purchases, values)
 
 
 _PURCHASE_COLUMNS = (

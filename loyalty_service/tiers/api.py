@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.errors import FailedPrecondition
 from loyalty_service.kernel.clock import add_months
+from loyalty_service.ledger import api as ledger_api
 from loyalty_service.members import export_registry, merge_registry
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers import changes as tier_changes
@@ -112,6 +113,7 @@ async def _upgrade_if_reached(
 async def on_purchase(
     conn: AsyncConnection,
     *,
+    book: ledger_api.Book,
     tier: PurchaseTier,
     member_id: str,
     purchase_id: str,
@@ -125,11 +127,13 @@ async def on_purchase(
     contribution = domain.Contribution(
         purchase_id, occurred_at, max(0, qualifying_points), amount_minor, currency
     )
-    await store.add_contribution(conn, member_id=member_id, contribution=contribution)
+    write = store.contribution_insert(member_id=member_id, contribution=contribution)
     at = max(now, occurred_at)
     version = domain.ladder_as_of(tier.versions, at)
     if version is None or tier.status is None:
+        book.write_with_head(write)  # not read back in this transaction: one round trip fewer
         return
+    await store.add_contribution(conn, write)  # the window's value below counts it
     ladder = version.ladder
     value = await tier_changes.window_value(conn, member_id, ladder, at)
     new_status, change = domain.after_purchase(ladder, tier.status, value=value, now=at)

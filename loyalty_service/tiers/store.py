@@ -34,6 +34,7 @@ __all__ = [
     "Head",
     "StoredLadder",
     "add_contribution",
+    "contribution_insert",
     "contributions_since",
     "due_members",
     "erase_member",
@@ -252,9 +253,9 @@ async def tier_held_at(conn: AsyncConnection, member_id: str, at: datetime) -> s
     return None if row is None else str(row)
 
 
-async def add_contribution(conn: AsyncConnection, *, member_id: str, contribution: Contribution) -> None:
-    await fast.insert(  # on every purchase: prepared text through `db.fast`
-        conn,
+def contribution_insert(*, member_id: str, contribution: Contribution) -> fast.Write:
+    """The insert of a purchase's contribution (on every purchase: prepared text through `db.fast`)."""
+    return fast.insert_write(
         tier_contributions,
         {
             "member_id": member_id,
@@ -267,6 +268,12 @@ async def add_contribution(conn: AsyncConnection, *, member_id: str, contributio
             "currency": contribution.currency,
         },
     )
+
+
+async def add_contribution(conn: AsyncConnection, write: fast.Write) -> None:
+    """Send a `contribution_insert` now (when the same transaction reads the window's value next)."""
+    sql, args = write
+    await fast.execute(conn, sql, *args)
 
 
 async def reduce_contribution(
