@@ -20,7 +20,7 @@ from loyalty_service.db import fast
 from loyalty_service.db.tables import idempotency_keys
 from loyalty_service.errors import IdempotencyKeyReused
 
-__all__ = ["claim", "fingerprint", "prune", "record"]
+__all__ = ["Answers", "claim", "fingerprint", "prune", "record"]
 
 # Prepared text through `db.fast`: these run on every write RPC.
 _CLAIM = (
@@ -31,6 +31,11 @@ _STORED = (
     "select method, request_hash, response from idempotency_keys where scope = $1 and idempotency_key = $2"
 )
 _RECORD = "update idempotency_keys set response = $3 where scope = $1 and idempotency_key = $2"
+_RECORD_MANY = (
+    "update idempotency_keys as k set response = a.response"
+    " from unnest($2::text[], $3::bytea[]) as a(idempotency_key, response)"
+    " where k.scope = $1 and k.idempotency_key = a.idempotency_key"
+)
 
 
 def fingerprint(method: str, request: Message) -> bytes:
@@ -61,6 +66,28 @@ async def claim(
 
 async def record(conn: AsyncConnection, *, scope: str, key: str, response: bytes) -> None:
     await fast.execute(conn, _RECORD, scope, key, response)
+
+
+class Answers:
+    """Answers of claims made in one transaction, stored together in one statement (`flush`) instead of
+    one each: a batch's calls (`Runtime.write_each`). Flush before the transaction commits, and before a
+    key with an answer still pending here is claimed again (its claim would find no answer)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self._pending: dict[str, bytes] = {}
+
+    def add(self, key: str, response: bytes) -> None:
+        self._pending[key] = response
+
+    def pending(self, key: str) -> bool:
+        return key in self._pending
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        if self._pending:
+            keys, responses = list(self._pending), list(self._pending.values())
+            await fast.execute(conn, _RECORD_MANY, self.scope, keys, responses)
+            self._pending = {}
 
 
 async def prune(conn: AsyncConnection, *, now: datetime, retention_days: int) -> int:

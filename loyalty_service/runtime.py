@@ -102,15 +102,18 @@ class Runtime:
             ) -> Callable[[AsyncConnection], Awaitable[list[tuple[R, bool] | LoyaltyError]]]:
                 async def transaction(conn: AsyncConnection) -> list[tuple[R, bool] | LoyaltyError]:
                     done: list[tuple[R, bool] | LoyaltyError] = []
+                    answers = idempotency.Answers(scope)  # stored together at the end of the chunk
                     if before_chunk is not None:
                         await before_chunk(conn, part)
                     for i in part:
                         call = calls[i]
+                        if answers.pending(call.key):  # a key repeated in the batch: its claim reads it
+                            await answers.flush(conn)
                         if guarded:  # plain SQL, one round trip each way
                             await fast.execute(conn, "savepoint write_each_call")
                         try:
                             outcome = await _claimed(
-                                conn, scope, call.key, method, hashes[i], response_type, call.work
+                                conn, scope, call.key, method, hashes[i], response_type, call.work, answers
                             )
                         except LoyaltyError as error:
                             if not guarded:
@@ -121,6 +124,7 @@ class Runtime:
                         if guarded:
                             await fast.execute(conn, "release savepoint write_each_call")
                         done.append(outcome)
+                    await answers.flush(conn)
                     return done
 
                 return transaction
@@ -157,11 +161,16 @@ async def _claimed(
     request_hash: bytes,
     response_type: type[R],
     work: Callable[[AsyncConnection], Awaitable[R]],
+    answers: idempotency.Answers | None = None,
 ) -> tuple[R, bool]:
-    """Claim the key, then run `work` and store its answer; or the stored answer of an earlier call."""
+    """Claim the key, then run `work` and store its answer (now, or with `answers` of the transaction);
+    or the stored answer of an earlier call."""
     stored = await idempotency.claim(conn, scope=scope, key=key, method=method, request_hash=request_hash)
     if stored is not None:
         return response_type.FromString(stored), True
     response = await work(conn)
-    await idempotency.record(conn, scope=scope, key=key, response=response.SerializeToString())
+    if answers is not None:
+        answers.add(key, response.SerializeToString())
+    else:
+        await idempotency.record(conn, scope=scope, key=key, response=response.SerializeToString())
     return response, False
