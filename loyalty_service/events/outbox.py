@@ -38,6 +38,18 @@ _APPEND = (
 )
 
 
+# Several events of one member at once: numbered in the order given.
+_APPEND_MANY = (
+    "with numbered as (update accounts set event_seq = event_seq + $6 where member_id = $1"
+    " returning event_seq),"
+    " inserted as (insert into events (member_id, seq, event_type, payload, occurred_at)"
+    " select $1, n.event_seq - $6 + e.ord, e.event_type, e.payload, $4 from numbered as n,"
+    " unnest($2::text[], $3::bytea[]) with ordinality as e(event_type, payload, ord)"
+    " returning member_id, seq)"
+    " select max(seq), pg_notify($5, $1 || ':' || max(seq)::text) from inserted having count(*) > 0"
+)
+
+
 async def append(
     conn: AsyncConnection,
     *,
@@ -45,14 +57,28 @@ async def append(
     payload: events_pb2.EventPayload,
     occurred_at: datetime,
     together_with: Sequence[fast.Write] = (),
+    preceded_by: Sequence[events_pb2.EventPayload] = (),
 ) -> int:
     """Take the member's next sequence number and write the event; returns the number.
 
     `together_with`: writes of the caller sent in the same statement (`fast.combine`), such as the
-    ledger entry the event reports: one round trip for all of them.
+    ledger entry the event reports: one round trip for all of them. `preceded_by`: events of the same
+    change numbered just before this one, in the same statement.
     """
-    args = (member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL)
-    sql, combined_args = fast.combine(together_with, (_APPEND, args))
+    if preceded_by:
+        payloads = [*preceded_by, payload]
+        args: tuple[object, ...] = (
+            member_id,
+            [event_type(p) for p in payloads],
+            [p.SerializeToString() for p in payloads],
+            occurred_at,
+            CHANNEL,
+            len(payloads),
+        )
+        sql, combined_args = fast.combine(together_with, (_APPEND_MANY, args))
+    else:
+        args = (member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL)
+        sql, combined_args = fast.combine(together_with, (_APPEND, args))
     row = await fast.fetchrow(conn, sql, *combined_args)
     if row is None:
         raise NoResultFound(f"no account for member {member_id}")

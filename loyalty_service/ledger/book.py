@@ -174,8 +174,10 @@ class Book:
         available_at: datetime,
         expires_at: datetime | None,
         lifetime: bool = False,
+        preceded_by: events_pb2.EventPayload | None = None,
     ) -> tuple[EntryRow, str]:
-        """A new lot of `points` (pending until `available_at`) and its entry; returns (entry, lot id)."""
+        """A new lot of `points` (pending until `available_at`) and its entry; returns (entry, lot id).
+        `preceded_by`: an event of the caller numbered just before the entry's, in the same statement."""
         assert points > 0, "a credit credits something"
         entry_id, lot_id = new_id("ent"), new_id("lot")
         released = available_at <= self.now
@@ -199,7 +201,8 @@ class Book:
         self._lot_inserts.add(lot_id)
         if lifetime:
             self.account = replace(self.account, lifetime_earned=self.account.lifetime_earned + points)
-        return await self._post(entry_type, points, cause, entry_id=entry_id), lot_id
+        entry = await self._post(entry_type, points, cause, entry_id=entry_id, preceded_by=preceded_by)
+        return entry, lot_id
 
     async def put_back(
         self, takes: list[Take], cause: Cause, *, entry_type: EntryType = EntryType.SPEND_CANCEL
@@ -348,7 +351,15 @@ class Book:
         """Write what is still pending (no-op when a statement already carried it)."""
         await store.run_writes(self._conn, self._take_writes())
 
-    async def _post(self, entry_type: EntryType, points: int, cause: Cause, *, entry_id: str) -> EntryRow:
+    async def _post(
+        self,
+        entry_type: EntryType,
+        points: int,
+        cause: Cause,
+        *,
+        entry_id: str,
+        preceded_by: events_pb2.EventPayload | None = None,
+    ) -> EntryRow:
         self.account = replace(self.account, entry_seq=self.account.entry_seq + 1)
         entry = EntryRow(
             member_id=self.member_id,
@@ -379,6 +390,7 @@ class Book:
             occurred_at=self.now,
             payload=events_pb2.EventPayload(points_changed=changed),
             together_with=[*self._take_writes(), store.entry_insert(entry)],
+            preceded_by=() if preceded_by is None else (preceded_by,),
         )
         return entry
 

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from loyalty.v1 import common_pb2, events_pb2
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.common_messages import CHANNEL_TO_PROTO
-from loyalty_service.events import outbox
 from loyalty_service.ledger.earning import PurchaseLine
 from loyalty_service.proto_time import to_timestamp
 
@@ -31,10 +29,8 @@ def category_amounts(lines: Iterable[PurchaseLine]) -> dict[str, int]:
     return totals
 
 
-async def purchase_recorded(
-    conn: AsyncConnection,
+def purchase_recorded(
     *,
-    member_id: str,
     purchase_id: str,
     order_id: str,
     channel: str,
@@ -44,9 +40,8 @@ async def purchase_recorded(
     lines: Iterable[PurchaseLine],
     occurred_at: datetime,
     points: int,
-    now: datetime,
-) -> None:
-    """Append the event to the member's outbox in the caller's transaction."""
+) -> events_pb2.EventPayload:
+    """The event of a recorded purchase, for the member's outbox in the purchase's transaction."""
     recorded = events_pb2.PurchaseRecorded(
         purchase_id=purchase_id,
         order_id=order_id,
@@ -60,9 +55,4 @@ async def purchase_recorded(
         occurred_at=to_timestamp(occurred_at),
         points=points,
     )
-    await outbox.append(
-        conn,
-        member_id=member_id,
-        occurred_at=now,
-        payload=events_pb2.EventPayload(purchase_recorded=recorded),
-    )
+    return events_pb2.EventPayload(purchase_recorded=recorded)

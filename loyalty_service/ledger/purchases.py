@@ -22,6 +22,7 @@ from loyalty_service.errors import (
     InvalidArgument,
     NotFound,
 )
+from loyalty_service.events import outbox
 from loyalty_service.games import api as games_api
 from loyalty_service.journeys import api as journeys_api
 from loyalty_service.kernel.channel import Channel
@@ -172,10 +173,9 @@ async def record_purchase(
         omni=omni,
         tier_multiplier=tier.multiplier,
     )
-    # Every purchase, even one earning nothing, is an event (passport stamps come from it).
-    await purchase_recorded(
-        conn,
-        member_id=member_id,
+    # Every purchase, even one earning nothing, is an event (passport stamps come from it): with the
+    # credit's own event when it earns, in the same statement; alone otherwise.
+    recorded = purchase_recorded(
         purchase_id=purchase_id,
         order_id=purchase.order_id,
         channel=purchase.channel.value,
@@ -185,7 +185,6 @@ async def record_purchase(
         lines=purchase.lines,
         occurred_at=purchase.occurred_at,
         points=earning.points,
-        now=now,
     )
     available_at = purchase.occurred_at + timedelta(days=settings.pending_days)
     if purchase.pickup_store_id:  # click-and-collect: pending until the pickup (journeys.pickups)
@@ -208,8 +207,11 @@ async def record_purchase(
             available_at=available_at,
             expires_at=expires_at,
             lifetime=True,
+            preceded_by=recorded,
         )
         entry_id = entry.entry_id
+    else:
+        await outbox.append(conn, member_id=member_id, payload=recorded, occurred_at=now)
     applied = [
         {"rule_id": a.rule_id, "version": a.version, "name": a.name, "kind": a.kind.value, "points": a.points}
         for a in earning.applied
