@@ -81,12 +81,13 @@ class Book:
     @classmethod
     async def open(cls, conn: AsyncConnection, member_id: str, *, now: datetime, credential_id: str) -> Book:
         """Lock the member's ledger, load its open lots and bring them up to `now`."""
-        account = await store.lock_account(conn, member_id)
-        if account is None:
-            raise NotFound("member", member_id)
-        book = cls(
-            conn, account, await store.open_lots(conn, member_id), now=now, credential_id=credential_id
-        )
+        found = await store.locked_account_with_lots(conn, member_id)  # a batch locked it already
+        if found is None:
+            account = await store.lock_account(conn, member_id)
+            if account is None:
+                raise NotFound("member", member_id)
+            found = account, await store.open_lots(conn, member_id)
+        book = cls(conn, found[0], found[1], now=now, credential_id=credential_id)
         await book.catch_up()
         return book
 

@@ -8,6 +8,7 @@ after it are the current ones and a spend can never overdraw them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "list_entries",
     "lock_account",
     "lock_accounts",
+    "locked_account_with_lots",
     "lots_by_id",
     "open_lots",
     "read_account",
@@ -176,15 +178,37 @@ _LOCK_ACCOUNTS = (
 )
 
 
+_locked_by_batch: ContextVar[tuple[object, frozenset[str]] | None] = ContextVar(
+    "locked_by_batch", default=None
+)
+"""The accounts `lock_accounts` locked, and the transaction holding the locks."""
+
+
 async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> None:
     """Lock the ledgers of several members (`members_api.MemberKey`s) in member id order, in one
     statement: a batch takes its locks as one ordered step, so two batches cannot deadlock. Unknown
-    references are skipped (their purchase fails on its own)."""
+    references are skipped (their purchase fails on its own).
+
+    Call it outside any savepoint: the transaction then holds these locks to its end, and
+    `locked_account_with_lots` reads such a member's ledger without locking it again."""
     ids = sorted({m.member_id for m in members if m.member_id is not None})
     identifiers = sorted({(str(m.kind.value), m.value) for m in members if m.member_id is None})
-    await fast.fetch(
+    rows = await fast.fetch(
         conn, _LOCK_ACCOUNTS, ids, [kind for kind, _ in identifiers], [value for _, value in identifiers]
     )
+    _locked_by_batch.set((await fast.transaction_of(conn), frozenset(str(row[0]) for row in rows)))
+
+
+async def locked_account_with_lots(
+    conn: AsyncConnection, member_id: str
+) -> tuple[AccountRow, list[StoredLot]] | None:
+    """The account and open lots of a member whose ledger this transaction locked with `lock_accounts`,
+    in one statement: every writer of a ledger holds its lock, so nothing can change them under us.
+    None when the member was not locked that way (lock it with `lock_account`)."""
+    locked = _locked_by_batch.get()
+    if locked is None or member_id not in locked[1] or locked[0] is not await fast.transaction_of(conn):
+        return None
+    return await read_account_with_lots(conn, member_id)
 
 
 _ACCOUNT_WITH_LOTS = (

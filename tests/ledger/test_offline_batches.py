@@ -12,8 +12,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from loyalty.v1 import ledger_pb2
+from loyalty.v1 import common_pb2, ledger_pb2
 
+from loyalty_service.ledger.check import check_ledger
 from tests.ledger.conftest import Programme, member_ref, purchase
 from tests.support.api import new_key
 
@@ -129,3 +130,48 @@ async def test_concurrent_uploads_on_the_same_members_all_land(programme: Progra
     )
     assert all(r.HasField("purchase") for a in answers for r in a.results)
     assert sum([(await programme.balance(m)).available for m in members]) == 4 * 60
+
+
+async def test_spends_racing_uploads_on_the_same_members_keep_every_ledger_exact(
+    programme: Programme,
+) -> None:
+    """Goal: an upload reads each member's ledger without locking it again (the chunk locked it first);
+    spends on the same members through the single-call path, at the same time, neither lose nor double
+    a point, and every ledger invariant holds afterwards."""
+    members = [await programme.member() for _ in range(4)]
+    for member_id in members:
+        await programme.buy(member_id, 10_000)  # 100 points each
+    uploads = [
+        [
+            purchase(
+                member_ref(members[(u + i) % len(members)]),
+                store_id=programme.store_id,
+                amount_minor=100,
+                currency=programme.currency,
+            )
+            for i in range(40)
+        ]
+        for u in range(3)
+    ]
+    spends = [
+        ledger_pb2.SpendPointsRequest(
+            idempotency_key=new_key(),
+            member=member_ref(members[i % len(members)]),
+            points=3,
+            channel=common_pb2.CHANNEL_WEBSHOP,
+            order_id="w-" + new_key(),
+        )
+        for i in range(40)
+    ]
+    outcomes = await asyncio.gather(
+        *(
+            programme.till.ledger.SyncOfflinePurchases(ledger_pb2.SyncOfflinePurchasesRequest(purchases=u))
+            for u in uploads
+        ),
+        *(programme.web.ledger.SpendPoints(s) for s in spends),
+    )
+    assert all(r.HasField("purchase") for a in outcomes[: len(uploads)] for r in a.results)
+    for member_id in members:  # 100 + 30 credited - 10 spends of 3
+        assert (await programme.balance(member_id)).available == 100 + 30 - 30
+    async with programme.running.engine.connect() as conn:
+        assert await check_ledger(conn) == []
