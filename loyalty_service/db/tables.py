@@ -84,9 +84,10 @@ program_settings = Table(
     Column("offline_max_age_days", Integer, nullable=False, server_default=text("30")),
     # Bumped by every earning-rule change, so each process knows when its cached rules are stale.
     Column("rules_revision", BigInteger, nullable=False, server_default=text("0")),
-    # Likewise for the draws and the play-token rules every purchase consults (program/revisions.py).
+    # Likewise for draws, play-token rules and tier ladders, which purchases consult (program/revisions.py).
     Column("draws_revision", BigInteger, nullable=False, server_default=text("0")),
     Column("token_rules_revision", BigInteger, nullable=False, server_default=text("0")),
+    Column("ladders_revision", BigInteger, nullable=False, server_default=text("0")),
     now_column("updated_at"),
     CheckConstraint("settings_id = 1", name="singleton"),
 )

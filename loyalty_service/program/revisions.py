@@ -2,9 +2,10 @@
 
 A purchase reads the programme settings row anyway (`program.settings.read`, once per transaction); the
 row carries a revision per kind of configuration that purchases consult (`rules_revision`,
-`draws_revision`, `token_rules_revision`). Every change of that configuration bumps its revision in
-the same transaction, so a process reloads only when the revision it reads has moved, and a purchase on
-a programme with no draws or play-token rules sends no statement to find that out.
+`draws_revision`, `token_rules_revision`, `ladders_revision`). Every change of that configuration bumps
+its revision in the same transaction, so a process reloads only when the revision it reads has moved,
+and a purchase on a programme with no draws, play-token rules or tier ladders sends no statement to find
+that out.
 
 What a purchase sees is the configuration as of its settings read, its transaction's first statement:
 a change committed a few milliseconds later applies from the next purchase on, as if it had committed
@@ -26,7 +27,7 @@ from loyalty_service.program import settings as program_settings
 __all__ = ["Revision", "RevisionCache", "bump"]
 
 T = TypeVar("T")
-Revision = Literal["draws_revision", "token_rules_revision"]
+Revision = Literal["draws_revision", "token_rules_revision", "ladders_revision"]
 
 
 class RevisionCache(Generic[T]):

@@ -30,6 +30,8 @@ class ProgramSettings:
     """Bumped by every change of a draw's window or sources (program/revisions.py)."""
     token_rules_revision: int
     """Bumped by every play-token rule change."""
+    ladders_revision: int
+    """Bumped by every tier ladder version: 0 while the programme has no tiers."""
     database: str
     """The database's name: with a revision, the key of what a process caches (tests run many)."""
 
@@ -41,6 +43,7 @@ _COLUMNS = (
     program_settings.c.rules_revision,
     program_settings.c.draws_revision,
     program_settings.c.token_rules_revision,
+    program_settings.c.ladders_revision,
 )
 _SELECTED = f"{', '.join(c.name for c in _COLUMNS)}, current_database()"
 

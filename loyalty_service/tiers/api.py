@@ -19,6 +19,7 @@ from loyalty_service.errors import FailedPrecondition
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.ledger import api as ledger_api
 from loyalty_service.members import export_registry, merge_registry
+from loyalty_service.program import settings as program_settings
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers import changes as tier_changes
 from loyalty_service.tiers import domain, store
@@ -71,7 +72,10 @@ _cache = tier_changes.LadderCache()
 async def before_purchase(
     conn: AsyncConnection, *, member_id: str, occurred_at: datetime, now: datetime
 ) -> PurchaseTier:
-    """Run the reviews due, then the multiplier of the tier held at `occurred_at` (one statement usually)."""
+    """Run the reviews due, then the multiplier of the tier held at `occurred_at` (one statement usually,
+    none while the programme never had a ladder)."""
+    if (await program_settings.read(conn)).ladders_revision == 0:
+        return _NO_LADDER
     head = await store.head(conn, member_id, at=occurred_at)
     if head.ladder_key is None:
         return _NO_LADDER

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db import fast
 from loyalty_service.db.tables_tiers import tier_contributions, tier_history, tier_ladders, tier_status
+from loyalty_service.program import revisions
 from loyalty_service.tiers.domain import (
     Basis,
     Change,
@@ -130,6 +131,7 @@ async def insert_ladder(
             created_at=now,
         )
     )
+    await revisions.bump(conn, "ladders_revision", now=now)  # purchases skip tiers while it is 0
     return StoredLadder(version, now)
 
 

@@ -1,4 +1,4 @@
-"""configuration revisions: program_settings.draws_revision and token_rules_revision
+"""configuration revisions: program_settings.draws_revision, token_rules_revision and ladders_revision
 
 Revision ID: 0009_config_revisions
 Revises: 0001
@@ -14,7 +14,12 @@ down_revision = "0001"
 branch_labels = ("config_revisions",)
 depends_on = None
 
-_COLUMNS = ("draws_revision", "token_rules_revision")
+_COLUMNS = ("draws_revision", "token_rules_revision", "ladders_revision")
+_COUNTED = {
+    "draws_revision": "draws",
+    "token_rules_revision": "play_token_rules",
+    "ladders_revision": "tier_ladders",
+}
 
 
 def upgrade() -> None:
@@ -22,6 +27,12 @@ def upgrade() -> None:
         op.add_column(
             "program_settings", sa.Column(name, sa.BigInteger(), nullable=False, server_default=sa.text("0"))
         )
+    # Existing configuration counts as changes already made: 0 must mean "none yet". A feature branch
+    # migrated after this one creates its table empty, so 0 is right for it.
+    tables = set(sa.inspect(op.get_bind()).get_table_names())
+    for column, table in _COUNTED.items():
+        if table in tables:
+            op.execute(f"update program_settings set {column} = (select count(*) from {table})")
 
 
 def downgrade() -> None:
