@@ -118,3 +118,45 @@ def test_member_scoped_tables_are_distributable_by_member_id() -> None:
             if column.unique and column.name != "member_id":
                 problems.append(f"{table.name}: unique column {column.name}")
     assert problems == []
+
+
+async def test_config_revisions_count_configuration_made_before_them(test_db: TestDatabase) -> None:
+    """Goal: on a database that already has tier ladders and play-token rules, migration 0009 starts
+    their revisions above 0, so purchases never skip or keep stale configuration after an upgrade."""
+    from alembic import command
+    from alembic.config import Config
+
+    from loyalty_service.db.migrate import MIGRATIONS, migrate
+
+    def alembic(connection: Connection, step: str, target: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        getattr(command, step)(config, target)
+
+    url = await test_db.new_database()  # migrated to every head
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(alembic, "downgrade", "config_revisions@-1")
+            await conn.execute(
+                text(
+                    "insert into tier_ladders (version, effective_from, spec, created_by, created_at)"
+                    " values (1, now(), '{}', 'test', now()), (2, now(), '{}', 'test', now())"
+                )
+            )
+            await conn.execute(
+                text("insert into play_token_rules (rule_id, spec, created_at) values ('ptr_1', '{}', now())")
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "select draws_revision, token_rules_revision, ladders_revision from program_settings"
+                    )
+                )
+            ).one()
+        assert tuple(row) == (0, 1, 2)
+    finally:
+        await engine.dispose()
