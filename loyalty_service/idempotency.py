@@ -33,8 +33,8 @@ _STORED = (
 _RECORD = "update idempotency_keys set response = $3 where scope = $1 and idempotency_key = $2"
 _RECORD_MANY = (
     "update idempotency_keys as k set response = a.response"
-    " from unnest($2::text[], $3::bytea[]) as a(idempotency_key, response)"
-    " where k.scope = $1 and k.idempotency_key = a.idempotency_key"
+    " from unnest($1::text[], $2::text[], $3::bytea[]) as a(scope, idempotency_key, response)"
+    " where k.scope = a.scope and k.idempotency_key = a.idempotency_key"
 )
 
 
@@ -73,20 +73,20 @@ class Answers:
     one each: a batch's calls (`Runtime.write_each`). Flush before the transaction commits, and before a
     key with an answer still pending here is claimed again (its claim would find no answer)."""
 
-    def __init__(self, scope: str) -> None:
-        self.scope = scope
-        self._pending: dict[str, bytes] = {}
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], bytes] = {}
 
-    def add(self, key: str, response: bytes) -> None:
-        self._pending[key] = response
+    def add(self, scope: str, key: str, response: bytes) -> None:
+        self._pending[scope, key] = response
 
-    def pending(self, key: str) -> bool:
-        return key in self._pending
+    def pending(self, scope: str, key: str) -> bool:
+        return (scope, key) in self._pending
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self._pending:
-            keys, responses = list(self._pending), list(self._pending.values())
-            await fast.execute(conn, _RECORD_MANY, self.scope, keys, responses)
+            scopes = [scope for scope, _ in self._pending]
+            keys = [key for _, key in self._pending]
+            await fast.execute(conn, _RECORD_MANY, scopes, keys, list(self._pending.values()))
             self._pending = {}
 
 

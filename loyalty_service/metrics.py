@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 __all__ = [
     "CALLS",
     "CHECKINS_REFUSED",
+    "GROUP_CALLS",
+    "GROUP_TRANSACTIONS",
     "LATENCY",
     "PLAYS",
     "POINTS",
@@ -51,6 +53,14 @@ POINTS = Counter(
 )
 REDEMPTIONS = Counter("loyalty_redemptions_total", "Rewards redeemed for points, by channel", ["channel"])
 PLAYS = Counter("loyalty_game_plays_total", "Instant-win games played, by outcome (win or lose)", ["outcome"])
+GROUP_TRANSACTIONS = Counter(
+    "loyalty_group_commit_transactions",
+    "Group-commit transactions written, by method (calls divided by this: the mean group size)",
+    ["grpc_method"],
+)
+GROUP_CALLS = Counter(
+    "loyalty_group_commit_calls", "Calls written by group commit, by method", ["grpc_method"]
+)
 CHECKINS_REFUSED = Counter(
     "loyalty_checkins_refused_total", "Challenge check-ins refused, by reason", ["reason"]
 )

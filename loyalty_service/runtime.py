@@ -91,7 +91,8 @@ class Runtime:
         cannot deadlock). A serialisation failure or deadlock retries the chunk as a whole. Results
         come back in the order of `calls`.
         """
-        scope = current_principal().idempotency_scope
+        caller_scope = current_principal().idempotency_scope if any(not c.scope for c in calls) else ""
+        scopes = [call.scope or caller_scope for call in calls]
         hashes = [idempotency.fingerprint(method, call.request) for call in calls]
         results: list[tuple[R, bool] | LoyaltyError] = []
         for start in range(0, len(calls), chunk):
@@ -102,12 +103,12 @@ class Runtime:
             ) -> Callable[[AsyncConnection], Awaitable[list[tuple[R, bool] | LoyaltyError]]]:
                 async def transaction(conn: AsyncConnection) -> list[tuple[R, bool] | LoyaltyError]:
                     done: list[tuple[R, bool] | LoyaltyError] = []
-                    answers = idempotency.Answers(scope)  # stored together at the end of the chunk
+                    answers = idempotency.Answers()  # stored together at the end of the chunk
                     if before_chunk is not None:
                         await before_chunk(conn, part)
                     for i in part:
-                        call = calls[i]
-                        if answers.pending(call.key):  # a key repeated in the batch: its claim reads it
+                        call, scope = calls[i], scopes[i]
+                        if answers.pending(scope, call.key):  # a key repeated in the batch: its claim reads
                             await answers.flush(conn)
                         if guarded:  # plain SQL, one round trip each way
                             await fast.execute(conn, "savepoint write_each_call")
@@ -151,6 +152,8 @@ class WriteCall(Generic[R]):
     request: Message
     key: str
     work: Callable[[AsyncConnection], Awaitable[R]]
+    scope: str = ""
+    """The caller's idempotency scope; empty: the scope of the principal calling `write_each`."""
 
 
 async def _claimed(
@@ -170,7 +173,7 @@ async def _claimed(
         return response_type.FromString(stored), True
     response = await work(conn)
     if answers is not None:
-        answers.add(key, response.SerializeToString())
+        answers.add(scope, key, response.SerializeToString())
     else:
         await idempotency.record(conn, scope=scope, key=key, response=response.SerializeToString())
     return response, False

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service import audit
 from loyalty_service.auth.principal import current_principal
 from loyalty_service.errors import FailedPrecondition, LoyaltyError, NotFound
+from loyalty_service.group_commit import GroupCommit
 from loyalty_service.grpc_types import Context
 from loyalty_service.ledger import lots as lot_rules
 from loyalty_service.ledger import requests, store
@@ -38,6 +39,17 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._rules = RuleCache()
+        settings = runtime.settings
+        self._purchases: GroupCommit[ledger_pb2.RecordPurchaseResponse, members_api.MemberKey] | None = None
+        if settings.group_commit_transactions:  # concurrent RecordPurchase calls share transactions
+            self._purchases = GroupCommit(
+                runtime,
+                method="RecordPurchase",
+                response_type=ledger_pb2.RecordPurchaseResponse,
+                lock=store.lock_accounts,
+                transactions=settings.group_commit_transactions,
+                max_calls=settings.group_commit_max_calls,
+            )
 
     def _purchase_work(
         self, purchase: PurchaseInput, *, max_age: timedelta | None
@@ -63,12 +75,17 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     async def _record_purchase(
         self, request: ledger_pb2.RecordPurchaseRequest, purchase: PurchaseInput, *, max_age: timedelta | None
     ) -> tuple[ledger_pb2.RecordPurchaseResponse, bool]:
+        work = self._purchase_work(purchase, max_age=max_age)
+        if self._purchases is not None:
+            scope = current_principal().idempotency_scope
+            call = WriteCall(request, request.idempotency_key, work, scope=scope)
+            return await self._purchases.write(call, purchase.member)
         return await self._rt.write_outcome(
             method="RecordPurchase",
             request=request,
             key=request.idempotency_key,
             response_type=ledger_pb2.RecordPurchaseResponse,
-            work=self._purchase_work(purchase, max_age=max_age),
+            work=work,
         )
 
     async def RecordPurchase(
