@@ -108,7 +108,7 @@ class Runtime:
                         await before_chunk(conn, part)
                     for i in part:
                         call, scope = calls[i], scopes[i]
-                        if answers.pending(scope, call.key):  # a key repeated in the batch: its claim reads
+                        if answers.pending(scope, call.key):  # a repeated key: its claim reads the answer
                             await answers.flush(conn)
                         if guarded:  # plain SQL, one round trip each way
                             await fast.execute(conn, "savepoint write_each_call")
