@@ -6,7 +6,9 @@ the same claim, work and stored answer per call as alone, a refused call rolled 
 savepoint while its neighbours commit, and the group's members locked first in one order. There is no
 timer: a call that finds a free slot is written at once (a group of one), and calls queue only while
 other groups are in their transactions, so the wait is bounded by the transactions already running.
-Every caller gets its answer after the group's commit, so an acknowledged call is durable.
+Every caller gets its answer after the group's commit, so an acknowledged call is durable. A refusal
+(`LoyaltyError`) stays with its call; an unexpected error (a lost database, a bug) fails the whole group, as
+it would fail the one transaction they share.
 
 The saving is per call: one BEGIN/COMMIT, one settings read, one answer statement and one lock statement
 per group instead of per call, and no second lock of a ledger the group already holds (docs/performance.md).
