@@ -1,17 +1,18 @@
 """`loyalty-service bench live`: from a purchase's acknowledgement on replica B to its event on replica A.
 
 Two server processes on one database (the bench's embedded PostgreSQL unless a URL is given). N
-WatchMember streams are opened on A, one member each; purchases for those members are recorded on B at a
-fixed rate (open loop: a slow answer does not slow the schedule); each purchase's EARN entry id is matched
-with the event that arrives on A's stream. The latency printed is arrival - acknowledgement, both taken
-in this one process on the monotonic clock.
+WatchMember streams are opened on A, one member each, by a child process (`bench.live_watch`); purchases
+for those members are recorded on B from this process at a fixed rate (open loop: a slow answer does not
+slow the schedule); each purchase's EARN entry id is matched with the event that arrives on A's stream. The
+latency printed is arrival - acknowledgement, both on the system-wide monotonic clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import random
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,17 +23,15 @@ from loyalty.v1 import ledger_pb2_grpc
 
 from loyalty_service.bench import database, seed
 from loyalty_service.bench.calls import TillCalls
-from loyalty_service.bench.programme import member_id
 from loyalty_service.bench.report import Row
 from loyalty_service.bench.servers import ServiceUnderTest, start_service_processes
 from loyalty_service.bench.stats import percentile
-from loyalty_service.bench.watch import watch_member
 
 __all__ = ["LiveOptions", "measure_live"]
 
-_CHANNELS = 10
-_SETTLE_SECONDS = 2.0
 _DRAIN_SECONDS = 5.0
+_OPEN_SECONDS = 30.0
+"""Bound on the stream process's start-up (plus 10 ms per stream) and exit."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,31 +50,41 @@ class _Timings:
     elapsed: float = 0.0
     failed: int = 0
     first_failure: str = ""
+    closed_streams: int = 0
+    """Streams the server had already ended when the purchases began."""
 
 
-async def _watch(call: Any, arrived: dict[str, float]) -> None:
-    with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
-        async for message in call:
-            if message.WhichOneof("item") == "event":
-                payload = message.event.payload
-                if payload.WhichOneof("event") == "points_changed":
-                    arrived.setdefault(payload.points_changed.entry.entry_id, time.monotonic())
+async def _send(process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(message).encode() + b"\n")
+    await process.stdin.drain()
+
+
+async def _receive(process: asyncio.subprocess.Process, *, within: float) -> dict[str, Any]:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), within)
+    if not line:
+        raise RuntimeError(f"the stream process ended (exit status {await process.wait()})")
+    answer: dict[str, Any] = json.loads(line)
+    return answer
 
 
 async def _drive(a: ServiceUnderTest, b: ServiceUnderTest, keys: seed.Keys, options: LiveOptions) -> _Timings:
+    """Streams in a child process (`bench.live_watch`), purchases here: neither event loop delays the
+    other's timestamps, taken on the one system-wide monotonic clock."""
     timings = _Timings(acknowledged={}, arrived={})
-    metadata = (("authorization", f"Bearer {keys.webshop}"),)
-    watch_channels = [
-        grpc.aio.insecure_channel(a.address, options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(_CHANNELS)
-    ]
+    watcher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "loyalty_service.bench.live_watch",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     till_channel = grpc.aio.insecure_channel(b.address)
-    watchers: list[asyncio.Task[None]] = []
     try:
-        for index in range(options.streams):
-            call = watch_member(watch_channels[index % _CHANNELS], member_id(index), metadata)
-            watchers.append(asyncio.create_task(_watch(call, timings.arrived)))
-        await asyncio.sleep(_SETTLE_SECONDS)
+        await _send(watcher, {"address": a.address, "api_key": keys.webshop, "streams": options.streams})
+        ready = await _receive(watcher, within=_OPEN_SECONDS + options.streams / 100)
+        timings.closed_streams = int(ready["closed"])
         till = TillCalls([till_channel], keys.pos, random.Random(7))
         stub: Any = ledger_pb2_grpc.LedgerServiceStub(till_channel)
         till_metadata = (("authorization", f"Bearer {keys.pos}"),)
@@ -99,17 +108,16 @@ async def _drive(a: ServiceUnderTest, b: ServiceUnderTest, keys: seed.Keys, opti
             purchases.append(asyncio.create_task(buy(index)))
         await asyncio.gather(*purchases)
         timings.elapsed = time.monotonic() - started
-        deadline = time.monotonic() + _DRAIN_SECONDS
-        # Polls two dicts that the stream tasks fill; an Event per entry would cost more than it saves.
-        while time.monotonic() < deadline and not timings.acknowledged.keys() <= timings.arrived.keys():  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
+        await _send(watcher, {"expect": list(timings.acknowledged), "drain_seconds": _DRAIN_SECONDS})
+        arrived = await _receive(watcher, within=_DRAIN_SECONDS + _OPEN_SECONDS)
+        timings.arrived = {str(entry): float(at) for entry, at in arrived["arrived"].items()}
+        await asyncio.wait_for(watcher.wait(), _OPEN_SECONDS)
         return timings
     finally:
-        for task in watchers:
-            task.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-        for channel in [*watch_channels, till_channel]:
-            await channel.close()
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
+        await till_channel.close()
 
 
 def _row(options: LiveOptions, timings: _Timings) -> Row:
@@ -128,6 +136,8 @@ def _row(options: LiveOptions, timings: _Timings) -> Row:
         notes.append(f"p95 {percentile(latencies, 0.95):.1f} ms")
     if lost:
         notes.append(f"{lost} acknowledged events not seen within {_DRAIN_SECONDS:.0f}s")
+    if timings.closed_streams:
+        notes.append(f"{timings.closed_streams} streams closed by the server before the purchases")
     if timings.failed:
         notes.append(f"{timings.failed} purchases failed ({timings.first_failure[:120]})")
     return Row(
