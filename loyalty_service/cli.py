@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -126,6 +127,10 @@ async def _serve(settings: Settings, *, demo: bool) -> int:
 
         print(json.dumps(await ensure_demo(service.runtime, settings), indent=2), flush=True)
     print(f"loyalty-service serving on {settings.grpc_host}:{service.port}", flush=True)
+    # Everything made at start (modules, descriptors, the engine) lives as long as the process: out of
+    # the collector's sight, a full collection walks only what calls and streams make, not the whole
+    # heap (`bench live` at 100/s: p99 3.5-3.9 ms in four runs with it, one run in five at 487 ms without).
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,6 +30,8 @@ from loyalty_service.bench.stats import percentile
 __all__ = ["LiveOptions", "measure_live"]
 
 _DRAIN_SECONDS = 5.0
+_LINE_LIMIT = 64 * 1024 * 1024
+"""The arrivals come back as one JSON line (about 60 bytes per purchase)."""
 _OPEN_SECONDS = 30.0
 """Bound on the stream process's start-up (plus 10 ms per stream) and exit."""
 
@@ -79,6 +81,7 @@ async def _drive(a: ServiceUnderTest, b: ServiceUnderTest, keys: seed.Keys, opti
         "loyalty_service.bench.live_watch",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        limit=_LINE_LIMIT,
     )
     till_channel = grpc.aio.insecure_channel(b.address)
     try:

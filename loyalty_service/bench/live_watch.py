@@ -29,6 +29,7 @@ __all__ = ["main"]
 
 _CHANNELS = 10
 _SETTLE_SECONDS = 2.0
+_LINE_LIMIT = 64 * 1024 * 1024
 
 
 async def _watch(call: Any, arrived: dict[str, float], changed: asyncio.Event) -> None:
@@ -51,7 +52,7 @@ async def _line(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 async def _run() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)  # the expected ids come as one line
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     spec = await _line(reader)
     metadata = (("authorization", f"Bearer {spec['api_key']}"),)
