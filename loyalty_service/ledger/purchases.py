@@ -108,12 +108,11 @@ async def _earning(
     purchase: PurchaseInput,
     *,
     member_id: str,
-    revision: int,
     rules: RuleCache,
     omni: journeys_api.ChannelFacts | None = None,
     tier_multiplier: Fraction = Fraction(1),
 ) -> Earning:
-    in_force = rules_as_of(await rules.versions(conn, revision), purchase.occurred_at)
+    in_force = rules_as_of(await rules.get(conn), purchase.occurred_at)
     prior: frozenset[Channel] = frozenset()
     conditions = [rule.condition for rule in in_force]
     if any(c.first_purchase_in_channel or c.first_purchase_in_second_channel for c in conditions):
@@ -168,7 +167,6 @@ async def record_purchase(
         conn,
         purchase,
         member_id=member_id,
-        revision=settings.rules_revision,
         rules=rules,
         omni=omni,
         tier_multiplier=tier.multiplier,

@@ -8,19 +8,19 @@ does not read every rule on every sale.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db.tables import earning_rules, program_settings
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.ledger.earning import EarningRule, RuleCondition, RuleKind
-from loyalty_service.program import settings as program_settings_memo
+from loyalty_service.program import revisions
+from loyalty_service.program.revisions import RevisionCache
 
 __all__ = [
     "RuleCache",
@@ -29,7 +29,6 @@ __all__ = [
     "latest_version",
     "load_versions",
     "lock_rules",
-    "rules_revision",
 ]
 
 
@@ -113,7 +112,6 @@ async def insert_version(
     conn: AsyncConnection, rule: EarningRule, *, created_by: str, now: datetime
 ) -> StoredRule:
     """Store a new version and bump the revision, so every process drops its cached rules."""
-    program_settings_memo.forget()  # the revision read earlier in this transaction is moving
     await conn.execute(
         insert(earning_rules).values(
             rule_id=rule.rule_id,
@@ -133,14 +131,7 @@ async def insert_version(
             created_at=now,
         )
     )
-    await conn.execute(
-        update(program_settings)
-        .where(program_settings.c.settings_id == 1)
-        .values(
-            rules_revision=program_settings.c.rules_revision + 1,
-            updated_at=func.greatest(program_settings.c.updated_at, now),
-        )
-    )
+    await revisions.bump(conn, "rules_revision", now=now)
     return StoredRule(rule, now)
 
 
@@ -151,35 +142,12 @@ async def lock_rules(conn: AsyncConnection) -> None:
     )
 
 
-async def rules_revision(conn: AsyncConnection) -> int:
-    return int(
-        (
-            await conn.execute(
-                select(program_settings.c.rules_revision).where(program_settings.c.settings_id == 1)
-            )
-        ).scalar_one()
-    )
+async def _all_versions(conn: AsyncConnection) -> tuple[EarningRule, ...]:
+    return tuple(stored.rule for stored in await load_versions(conn))
 
 
-class RuleCache:
-    """All rule versions as of one `rules_revision`, shared by the purchases of one process."""
+class RuleCache(RevisionCache[tuple[EarningRule, ...]]):
+    """All rule versions as of the programme's `rules_revision`, shared by the purchases of one process."""
 
     def __init__(self) -> None:
-        self._revision: int | None = None
-        self._rules: tuple[EarningRule, ...] = ()
-        self._lock = asyncio.Lock()
-
-    async def versions(self, conn: AsyncConnection, revision: int) -> tuple[EarningRule, ...]:
-        """The versions at `revision` (read by the caller in its transaction); reloads when it moved.
-
-        The rules are loaded in a later statement than the revision was read, so a rule change may
-        commit in between: the result is cached only when the revision read after loading agrees.
-        """
-        if self._revision == revision:
-            return self._rules
-        loaded = tuple(stored.rule for stored in await load_versions(conn))
-        if await rules_revision(conn) == revision:
-            async with self._lock:
-                if self._revision is None or revision > self._revision:
-                    self._revision, self._rules = revision, loaded
-        return loaded
+        super().__init__("rules_revision", _all_versions)

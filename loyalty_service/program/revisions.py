@@ -14,7 +14,6 @@ after this one (the same holds for a read later in the transaction, under READ C
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
@@ -27,7 +26,7 @@ from loyalty_service.program import settings as program_settings
 __all__ = ["Revision", "RevisionCache", "bump"]
 
 T = TypeVar("T")
-Revision = Literal["draws_revision", "token_rules_revision", "ladders_revision"]
+Revision = Literal["rules_revision", "draws_revision", "token_rules_revision", "ladders_revision"]
 
 
 class RevisionCache(Generic[T]):
@@ -38,7 +37,6 @@ class RevisionCache(Generic[T]):
         self._load = load
         self._key: tuple[str, int] | None = None
         self._value: T | None = None
-        self._lock = asyncio.Lock()
 
     async def get(self, conn: AsyncConnection) -> T:
         """The value as of the revision this transaction's settings read names."""
@@ -52,10 +50,9 @@ class RevisionCache(Generic[T]):
         current = await fast.fetchval(
             conn, f"select {self._column} from program_settings where settings_id = 1"
         )
-        if current == key[1]:
-            async with self._lock:
-                if self._key is None or self._key[0] != key[0] or key[1] > self._key[1]:
-                    self._key, self._value = key, value
+        # No await from here on: no other purchase of this process can interleave.
+        if current == key[1] and (self._key is None or self._key[0] != key[0] or key[1] > self._key[1]):
+            self._key, self._value = key, value
         return value
 
 
