@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["from_timestamp", "to_timestamp"]
+__all__ = ["from_timestamp", "set_timestamp", "to_timestamp"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_MIN = -62135596800
@@ -22,13 +22,17 @@ _SECONDS_MAX = 253402300799
 _NANOS_PER_SECOND = 1_000_000_000
 
 
-def _slow_to_timestamp(moment: datetime) -> Timestamp:
+def to_timestamp(moment: datetime) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
+    set_timestamp(stamp, moment)
     return stamp
 
 
-def to_timestamp(moment: datetime) -> Timestamp:
+def set_timestamp(stamp: Timestamp, moment: datetime) -> None:
+    """Write `moment` into `stamp`, e.g. a message's own field (no copy), as `to_timestamp` converts it.
+
+    Like any field write, it marks the field present, even for the epoch.
+    """
     assert moment.tzinfo is not None, "timestamps are timezone-aware"
     try:
         # Aware minus aware subtracts the offsets exactly (seconds and microseconds of them too); the
@@ -36,14 +40,14 @@ def to_timestamp(moment: datetime) -> Timestamp:
         # protobuf keeps them.
         delta = moment - _EPOCH
     except TypeError:  # a tzinfo whose utcoffset() is None: the datetime is naive after all
-        return _slow_to_timestamp(moment)
+        stamp.FromDatetime(moment.astimezone(UTC))
+        return
     seconds = delta.days * 86400 + delta.seconds
     if not _SECONDS_MIN <= seconds <= _SECONDS_MAX:
-        return _slow_to_timestamp(moment)
-    stamp = Timestamp()
+        stamp.FromDatetime(moment.astimezone(UTC))  # fails as it always did
+        return
     stamp.seconds = seconds
     stamp.nanos = delta.microseconds * 1000
-    return stamp
 
 
 def from_timestamp(stamp: Timestamp) -> datetime:

@@ -12,8 +12,9 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loyalty.v1 import ledger_pb2
 
-from loyalty_service.proto_time import from_timestamp, to_timestamp
+from loyalty_service.proto_time import from_timestamp, set_timestamp, to_timestamp
 
 _SECONDS_MIN = -62135596800
 _SECONDS_MAX = 253402300799
@@ -76,6 +77,23 @@ def test_to_timestamp_edges() -> None:
     ]
     for moment in moments:
         assert to_timestamp(moment) == _reference_to(moment), moment
+
+
+@given(_AWARE)
+def test_set_timestamp_writes_in_place_as_protobuf(moment: datetime) -> None:
+    """Goal: writing into a message's field gives the message the constructor with to_timestamp gives."""
+    in_place = ledger_pb2.NextExpiry(points=1)
+    set_timestamp(in_place.expires_at, moment)
+    assert in_place == ledger_pb2.NextExpiry(points=1, expires_at=_reference_to(moment))
+
+
+def test_set_timestamp_marks_the_epoch_present() -> None:
+    """Goal: the epoch (seconds and nanos both 0) still makes the field present, as the constructor did."""
+    in_place = ledger_pb2.NextExpiry()
+    set_timestamp(in_place.expires_at, datetime(1970, 1, 1, tzinfo=UTC))
+    assert in_place.HasField("expires_at")
+    reference = ledger_pb2.NextExpiry(expires_at=_reference_to(datetime(1970, 1, 1, tzinfo=UTC)))
+    assert in_place.SerializeToString() == reference.SerializeToString() != b""
 
 
 def test_to_timestamp_outside_the_range_fails_as_before() -> None:
@@ -147,7 +165,7 @@ def test_from_timestamp_edges_and_invalid() -> None:
 
 @given(_AWARE)
 def test_round_trip(moment: datetime) -> None:
-    """Goal: to and back gives the same instant, in UTC."""
+    """Goal: to and back gives the same instant, in UTC (an imaginary local time: the one its offset says)."""
     back = from_timestamp(to_timestamp(moment))
-    assert back == moment
+    assert back == moment.astimezone(UTC)
     assert back.tzinfo is UTC
