@@ -13,7 +13,7 @@ from loyalty.v1 import common_pb2, ledger_pb2
 from loyalty_service.common_messages import CHANNEL_TO_PROTO
 from loyalty_service.ledger.lots import NextExpiry
 from loyalty_service.ledger.store import EntryRow
-from loyalty_service.proto_time import to_timestamp
+from loyalty_service.proto_time import set_timestamp
 
 __all__ = [
     "ENTRY_TYPES",
@@ -68,21 +68,23 @@ _ENTRY_TYPE_TO_PROTO = {v.value: k for k, v in ENTRY_TYPES.items()}
 
 
 def entry_message(entry: EntryRow) -> ledger_pb2.LedgerEntry:
-    return ledger_pb2.LedgerEntry(
-        entry_id=entry.entry_id,
-        member_id=entry.member_id,
-        type=_ENTRY_TYPE_TO_PROTO[entry.entry_type],  # type: ignore[arg-type]
-        points=entry.points,
-        balance_after=entry.balance_after,
-        # System entries (expiry, merge) have no channel: CHANNEL_UNSPECIFIED.
-        channel=CHANNEL_TO_PROTO.get(entry.channel, common_pb2.CHANNEL_UNSPECIFIED),
-        store_id=entry.store_id,
-        source_type=entry.source_type,
-        source_ref=entry.source_ref,
-        reason=entry.reason,
-        occurred_at=to_timestamp(entry.occurred_at),
-        recorded_at=to_timestamp(entry.recorded_at),
-    )
+    # Field by field, timestamps written in place: a constructor with Timestamp arguments builds each
+    # Timestamp, then copies it in (tests/ledger/test_messages.py holds this to the constructor form).
+    message = ledger_pb2.LedgerEntry()
+    message.entry_id = entry.entry_id
+    message.member_id = entry.member_id
+    message.type = _ENTRY_TYPE_TO_PROTO[entry.entry_type]  # type: ignore[assignment]
+    message.points = entry.points
+    message.balance_after = entry.balance_after
+    # System entries (expiry, merge) have no channel: CHANNEL_UNSPECIFIED.
+    message.channel = CHANNEL_TO_PROTO.get(entry.channel, common_pb2.CHANNEL_UNSPECIFIED)
+    message.store_id = entry.store_id
+    message.source_type = entry.source_type
+    message.source_ref = entry.source_ref
+    message.reason = entry.reason
+    set_timestamp(message.occurred_at, entry.occurred_at)
+    set_timestamp(message.recorded_at, entry.recorded_at)
+    return message
 
 
 def balance_message(
@@ -92,7 +94,8 @@ def balance_message(
         member_id=member_id, available=available, pending=pending, lifetime_earned=lifetime_earned
     )
     if next_expiry is not None:
-        balance.next_expiry.CopyFrom(
-            ledger_pb2.NextExpiry(points=next_expiry.points, expires_at=to_timestamp(next_expiry.expires_at))
-        )
+        # In place, no NextExpiry to build and copy; writing expires_at marks next_expiry present.
+        expiry = balance.next_expiry
+        expiry.points = next_expiry.points
+        set_timestamp(expiry.expires_at, next_expiry.expires_at)
     return balance

@@ -15,7 +15,7 @@ from loyalty.v1 import common_pb2, events_pb2
 
 from loyalty_service.common_messages import CHANNEL_TO_PROTO
 from loyalty_service.ledger.earning import PurchaseLine
-from loyalty_service.proto_time import to_timestamp
+from loyalty_service.proto_time import set_timestamp
 
 __all__ = ["category_amounts", "purchase_recorded"]
 
@@ -42,17 +42,20 @@ def purchase_recorded(
     points: int,
 ) -> events_pb2.EventPayload:
     """The event of a recorded purchase, for the member's outbox in the purchase's transaction."""
-    recorded = events_pb2.PurchaseRecorded(
-        purchase_id=purchase_id,
-        order_id=order_id,
-        channel=CHANNEL_TO_PROTO.get(channel, common_pb2.CHANNEL_UNSPECIFIED),
-        store_id=store_id,
-        amount=common_pb2.Money(amount_minor=amount_minor, currency=currency),
-        categories=[
-            events_pb2.PurchaseCategoryAmount(category=category, amount_minor=amount)
-            for category, amount in category_amounts(lines).items()
-        ],
-        occurred_at=to_timestamp(occurred_at),
-        points=points,
-    )
-    return events_pb2.EventPayload(purchase_recorded=recorded)
+    # Written in place inside the payload: building PurchaseRecorded, Money and Timestamp first and
+    # passing them to constructors copies each one (tests/ledger/test_messages.py holds this to that form).
+    payload = events_pb2.EventPayload()
+    recorded = payload.purchase_recorded
+    recorded.purchase_id = purchase_id
+    recorded.order_id = order_id
+    recorded.channel = CHANNEL_TO_PROTO.get(channel, common_pb2.CHANNEL_UNSPECIFIED)
+    recorded.store_id = store_id
+    amount = recorded.amount
+    amount.amount_minor = amount_minor
+    amount.currency = currency
+    categories = recorded.categories
+    for category, total in category_amounts(lines).items():
+        categories.add(category=category, amount_minor=total)
+    set_timestamp(recorded.occurred_at, occurred_at)
+    recorded.points = points
+    return payload
