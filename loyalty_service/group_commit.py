@@ -51,7 +51,7 @@ class GroupCommit(Generic[R, K]):
         *,
         method: str,
         response_type: type[R],
-        lock: Callable[[AsyncConnection, Sequence[K]], Awaitable[None]],
+        lock: Callable[[AsyncConnection, Sequence[K]], Awaitable[object]],
         transactions: int,
         max_calls: int,
     ) -> None:

@@ -9,6 +9,7 @@ Failed requests roll back with their claim: only answers that committed are reme
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
@@ -20,12 +21,17 @@ from loyalty_service.db import fast
 from loyalty_service.db.tables import idempotency_keys
 from loyalty_service.errors import IdempotencyKeyReused
 
-__all__ = ["Answers", "claim", "fingerprint", "prune", "record"]
+__all__ = ["Answers", "claim", "claim_new", "fingerprint", "prune", "record"]
 
 # Prepared text through `db.fast`: these run on every write RPC.
 _CLAIM = (
     "insert into idempotency_keys (scope, idempotency_key, method, request_hash) values ($1, $2, $3, $4)"
     " on conflict do nothing returning scope"
+)
+_CLAIM_MANY = (
+    "insert into idempotency_keys (scope, idempotency_key, method, request_hash)"
+    " select * from unnest($1::text[], $2::text[], $3::text[], $4::bytea[])"
+    " on conflict do nothing returning scope, idempotency_key"
 )
 _STORED = (
     "select method, request_hash, response from idempotency_keys where scope = $1 and idempotency_key = $2"
@@ -62,6 +68,28 @@ async def claim(
         raise IdempotencyKeyReused(key=key, method=stored_method)
     assert response is not None, "a committed claim always has its answer"
     return bytes(response)
+
+
+async def claim_new(
+    conn: AsyncConnection, claims: Sequence[tuple[str, str, str, bytes]]
+) -> set[tuple[str, str]]:
+    """`claim` for many (scope, key, method, request hash) at once, in one statement: the (scope, key)
+    pairs claimed now, which therefore have no earlier answer. The others were used before (or are
+    given twice): `claim` each of them as usual to get its answer."""
+    first: dict[tuple[str, str], tuple[str, bytes]] = {}
+    for scope, key, method, request_hash in claims:
+        first.setdefault((scope, key), (method, request_hash))
+    if not first:
+        return set()
+    rows = await fast.fetch(
+        conn,
+        _CLAIM_MANY,
+        [scope for scope, _ in first],
+        [key for _, key in first],
+        [method for method, _ in first.values()],
+        [request_hash for _, request_hash in first.values()],
+    )
+    return {(str(row[0]), str(row[1])) for row in rows}
 
 
 async def record(conn: AsyncConnection, *, scope: str, key: str, response: bytes) -> None:

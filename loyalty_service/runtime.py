@@ -78,6 +78,7 @@ class Runtime:
         calls: Sequence[WriteCall[R]],
         chunk: int = 50,
         before_chunk: Callable[[AsyncConnection, Sequence[int]], Awaitable[None]] | None = None,
+        before_calls: Callable[[AsyncConnection, Sequence[int]], Awaitable[None]] | None = None,
     ) -> list[tuple[R, bool] | LoyaltyError]:
         """`write_outcome` for many calls, with one transaction (and one durable commit) per chunk.
 
@@ -88,13 +89,31 @@ class Runtime:
         chunk runs again with a savepoint per call, which the failing call rolls back to. Calls run in the
         order given; `before_chunk` runs first in each chunk's transaction with the indexes of its
         calls (the ledger locks the chunk's members there, in one order, so that concurrent batches
-        cannot deadlock). A serialisation failure or deadlock retries the chunk as a whole. Results
-        come back in the order of `calls`.
+        cannot deadlock, and reads ahead what the calls will read). A serialisation failure or deadlock
+        retries the chunk as a whole. Results come back in the order of `calls`.
+
+        Without savepoints, the chunk claims all its keys in one statement after `before_chunk`, and
+        `before_calls` gets the indexes of the calls whose keys were new (the calls that will run their
+        work; the ledger claims their orders ahead there). With savepoints each call claims its own key
+        inside its savepoint, and `before_calls` is not called: nothing may outlive a call's rollback.
         """
         caller_scope = current_principal().idempotency_scope if any(not c.scope for c in calls) else ""
         scopes = [call.scope or caller_scope for call in calls]
         hashes = [idempotency.fingerprint(method, call.request) for call in calls]
         results: list[tuple[R, bool] | LoyaltyError] = []
+
+        async def _claim_new(conn: AsyncConnection, part: range) -> set[int]:
+            """Claim the chunk's keys; the calls that hold a key claimed now (the first of a repeat)."""
+            claimed = await idempotency.claim_new(
+                conn, [(scopes[i], calls[i].key, method, hashes[i]) for i in part]
+            )
+            fresh: set[int] = set()
+            for i in part:
+                if (scopes[i], calls[i].key) in claimed:
+                    claimed.discard((scopes[i], calls[i].key))
+                    fresh.add(i)
+            return fresh
+
         for start in range(0, len(calls), chunk):
             part = range(start, min(len(calls), start + chunk))
 
@@ -104,8 +123,12 @@ class Runtime:
                 async def transaction(conn: AsyncConnection) -> list[tuple[R, bool] | LoyaltyError]:
                     done: list[tuple[R, bool] | LoyaltyError] = []
                     answers = idempotency.Answers()  # stored together at the end of the chunk
+                    await fast.defer_writes(conn)  # the calls' ledger writes go together
                     if before_chunk is not None:
                         await before_chunk(conn, part)
+                    fresh = set() if guarded else await _claim_new(conn, part)
+                    if fresh and before_calls is not None:
+                        await before_calls(conn, sorted(fresh))
                     for i in part:
                         call, scope = calls[i], scopes[i]
                         if answers.pending(scope, call.key):  # a repeated key: its claim reads the answer
@@ -114,7 +137,15 @@ class Runtime:
                             await fast.execute(conn, "savepoint write_each_call")
                         try:
                             outcome = await _claimed(
-                                conn, scope, call.key, method, hashes[i], response_type, call.work, answers
+                                conn,
+                                scope,
+                                call.key,
+                                method,
+                                hashes[i],
+                                response_type,
+                                call.work,
+                                answers,
+                                claimed=i in fresh,
                             )
                         except LoyaltyError as error:
                             if not guarded:
@@ -165,12 +196,15 @@ async def _claimed(
     response_type: type[R],
     work: Callable[[AsyncConnection], Awaitable[R]],
     answers: idempotency.Answers | None = None,
+    *,
+    claimed: bool = False,
 ) -> tuple[R, bool]:
-    """Claim the key, then run `work` and store its answer (now, or with `answers` of the transaction);
-    or the stored answer of an earlier call."""
-    stored = await idempotency.claim(conn, scope=scope, key=key, method=method, request_hash=request_hash)
-    if stored is not None:
-        return response_type.FromString(stored), True
+    """Claim the key (unless the caller has: `claimed`), then run `work` and store its answer (now, or
+    with `answers` of the transaction); or the stored answer of an earlier call."""
+    if not claimed:
+        stored = await idempotency.claim(conn, scope=scope, key=key, method=method, request_hash=request_hash)
+        if stored is not None:
+            return response_type.FromString(stored), True
     response = await work(conn)
     if answers is not None:
         answers.add(scope, key, response.SerializeToString())

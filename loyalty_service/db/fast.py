@@ -20,23 +20,27 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Engine, Table, event
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 __all__ = [
     "Write",
     "combine",
+    "defer_writes",
     "execute",
     "executemany",
     "fetch",
     "fetch_alone",
     "fetchrow",
     "fetchval",
+    "flush",
+    "forget_deferred",
     "insert",
     "insert_write",
+    "send",
     "transaction_of",
 ]
 
@@ -100,6 +104,123 @@ async def _fail(conn: AsyncConnection, adapted: Any, sql: str, args: Sequence[An
     raise DBAPIError.instance(sql, tuple(args), error, adapted.dbapi.Error)  # pragma: no cover
 
 
+# --- deferred writes ------------------------------------------------------------------------------
+# A batch (`Runtime.write_each`) writes many purchases in one transaction, each with a few statements
+# whose results nobody reads. While the transaction defers writes, `send` keeps them, and the next
+# statement of any other kind (a read, a Core statement, the commit) first sends all kept writes: each
+# distinct statement text once, with the arguments of every write that used it (asyncpg's
+# `executemany`, one round trip). Writes of one key (a member) keep their order; writes of different
+# keys touch different rows, so they may be sent in any order.
+
+_DEFERRED = "loyalty_service.deferred_writes"
+
+
+class _Deferred:
+    __slots__ = ("transaction", "writes")
+
+    def __init__(self, transaction: object) -> None:
+        self.transaction = transaction
+        self.writes: list[tuple[str, str, Sequence[Any]]] = []
+
+    def batches(self) -> list[tuple[str, list[Sequence[Any]]]]:
+        """The kept writes as (text, arguments of each use), in an order that keeps each key's order:
+        a key's first writes, then every key's second writes, and so on."""
+        levels: list[dict[str, list[Sequence[Any]]]] = []
+        depth: dict[str, int] = {}
+        for key, sql, args in self.writes:
+            level = depth.get(key, 0)
+            depth[key] = level + 1
+            if level == len(levels):
+                levels.append({})
+            levels[level].setdefault(sql, []).append(args)
+        self.writes = []
+        return [batch for level in levels for batch in level.items()]
+
+
+async def defer_writes(conn: AsyncConnection) -> None:
+    """Keep `send`'s writes until the next other statement, for the rest of this transaction."""
+    adapted = await _adapted(conn)
+    conn.info[_DEFERRED] = _Deferred(adapted._transaction)
+
+
+async def send(conn: AsyncConnection, write: Write, *, key: str) -> str | None:
+    """A write whose result nobody reads, changing only rows of `key` (a member): sent now (returns
+    its status), or kept while the transaction defers writes (returns None)."""
+    adapted = await _adapted(conn)
+    deferred = conn.info.get(_DEFERRED)
+    if deferred is not None and deferred.transaction is adapted._transaction:
+        deferred.writes.append((key, write[0], write[1]))
+        return None
+    return await execute(conn, write[0], *write[1])
+
+
+async def _send_kept(adapted: Any, info: dict[Any, Any]) -> None:
+    """Send the kept writes of the transaction `adapted` is in; raises the driver's error."""
+    deferred = info.get(_DEFERRED)
+    if deferred is None or not deferred.writes:
+        return
+    if deferred.transaction is not adapted._transaction:
+        del info[_DEFERRED]  # left by a transaction that has ended
+        return
+    driver = adapted.driver_connection
+    for sql, rows in deferred.batches():
+        if len(rows) == 1:
+            await driver.execute(sql, *rows[0])
+        else:
+            await driver.executemany(sql, rows)
+
+
+async def flush(conn: AsyncConnection) -> None:
+    """Send the writes this transaction kept (before a commit)."""
+    if conn.info.get(_DEFERRED) is not None:
+        await _adapted_flushed(conn)
+
+
+def forget_deferred(conn: AsyncConnection) -> None:
+    """Drop the deferral state when the transaction ends (the pooled connection outlives it)."""
+    fairy = conn.sync_connection._dbapi_connection if conn.sync_connection is not None else None
+    if fairy is not None:  # an invalidated connection is discarded, its state with it
+        fairy.info.pop(_DEFERRED, None)
+
+
+async def _adapted_flushed(conn: AsyncConnection) -> Any:
+    """`_adapted`, after sending the writes this transaction kept: every statement sees them."""
+    adapted = await _adapted(conn)
+    if _DEFERRED in conn.info:
+        try:
+            await _send_kept(adapted, conn.info)
+        except Exception as error:
+            await _fail(conn, adapted, "deferred writes", (), error)
+            raise
+    return adapted
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _flush_before_core(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """A Core statement on a connection with kept writes: send them first (this runs in SQLAlchemy's
+    greenlet, where `await_only` may wait for the driver)."""
+    if _DEFERRED not in conn.info:
+        return
+    adapted = conn.connection.dbapi_connection
+    try:
+        await_only(_send_kept(adapted, conn.info))
+    except Exception as error:
+        try:
+            adapted._handle_exception(error)  # raises the DB-API error class for the asyncpg error
+        except Exception as dbapi_error:
+            conn._handle_dbapi_exception(dbapi_error, "deferred writes", (), None, None)
+        raise
+
+
+@event.listens_for(Engine, "commit")
+def _nothing_kept_at_commit(conn: Any) -> None:
+    deferred = conn.info.get(_DEFERRED)
+    if deferred is not None and deferred.transaction is conn.connection.dbapi_connection._transaction:
+        assert not deferred.writes, "a transaction committed with writes still kept (call fast.flush)"
+
+
 async def fetch_alone(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
     """A single read-only statement on a connection not in a transaction, sent without BEGIN (the
     statement is its own snapshot); inside a transaction, as `fetch`."""
@@ -119,7 +240,7 @@ async def fetch_alone(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
 
 
 async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
-    adapted = await _adapted(conn)
+    adapted = await _adapted_flushed(conn)
     try:
         return list(await adapted.driver_connection.fetch(sql, *args))
     except Exception as error:
@@ -128,7 +249,7 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[Any]:
 
 
 async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> Any:
-    adapted = await _adapted(conn)
+    adapted = await _adapted_flushed(conn)
     try:
         return await adapted.driver_connection.fetchrow(sql, *args)
     except Exception as error:
@@ -137,7 +258,7 @@ async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> Any:
 
 
 async def fetchval(conn: AsyncConnection, sql: str, *args: Any) -> Any:
-    adapted = await _adapted(conn)
+    adapted = await _adapted_flushed(conn)
     try:
         return await adapted.driver_connection.fetchval(sql, *args)
     except Exception as error:
@@ -147,7 +268,7 @@ async def fetchval(conn: AsyncConnection, sql: str, *args: Any) -> Any:
 
 async def execute(conn: AsyncConnection, sql: str, *args: Any) -> str:
     """Run one statement; returns the status ('UPDATE 1', ...)."""
-    adapted = await _adapted(conn)
+    adapted = await _adapted_flushed(conn)
     try:
         return str(await adapted.driver_connection.execute(sql, *args))
     except Exception as error:
@@ -156,7 +277,7 @@ async def execute(conn: AsyncConnection, sql: str, *args: Any) -> str:
 
 
 async def executemany(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    adapted = await _adapted(conn)
+    adapted = await _adapted_flushed(conn)
     try:
         await adapted.driver_connection.executemany(sql, rows)
     except Exception as error:

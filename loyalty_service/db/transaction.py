@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_service import metrics
+from loyalty_service.db import fast
 from loyalty_service.errors import Unavailable
 
 __all__ = ["RETRYABLE_SQLSTATES", "as_unavailable", "in_transaction", "sqlstate"]
@@ -59,7 +60,11 @@ async def in_transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], 
         try:
             async with engine.begin() as conn:
                 pending = metrics.pending_points(conn)
-                result = await work(conn)
+                try:
+                    result = await work(conn)
+                    await fast.flush(conn)  # writes a batch kept (fast.defer_writes) go before the commit
+                finally:
+                    fast.forget_deferred(conn)
             metrics.observe_committed(pending)  # the commit succeeded
             return result
         except DBAPIError as error:

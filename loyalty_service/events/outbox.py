@@ -58,8 +58,9 @@ async def append(
     occurred_at: datetime,
     together_with: Sequence[fast.Write] = (),
     preceded_by: Sequence[events_pb2.EventPayload] = (),
-) -> int:
-    """Take the member's next sequence number and write the event; returns the number.
+) -> None:
+    """Take the member's next sequence number and write the event (kept with the transaction's other
+    writes while it defers them: `fast.send`).
 
     `together_with`: writes of the caller sent in the same statement (`fast.combine`), such as the
     ledger entry the event reports: one round trip for all of them. `preceded_by`: events of the same
@@ -79,10 +80,9 @@ async def append(
     else:
         args = (member_id, event_type(payload), payload.SerializeToString(), occurred_at, CHANNEL)
         sql, combined_args = fast.combine(together_with, (_APPEND, args))
-    row = await fast.fetchrow(conn, sql, *combined_args)
-    if row is None:
+    status = await fast.send(conn, (sql, combined_args), key=member_id)
+    if status == "SELECT 0":  # sent at once, and numbered nothing
         raise NoResultFound(f"no account for member {member_id}")
-    return int(row[0])
 
 
 async def append_with_seq(

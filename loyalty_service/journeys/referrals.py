@@ -24,6 +24,7 @@ from datetime import datetime
 from loyalty.v1 import events_pb2, journeys_pb2, members_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.journeys import domain, store
@@ -112,10 +113,25 @@ async def _bonus(
     return moved.entry_id
 
 
+_pending_read = ReadAhead[str, bool]("pending_referrals_read_ahead")
+"""Whether each member of a batch is a referee whose referral is pending, read by `read_ahead`."""
+
+
+async def read_ahead(conn: AsyncConnection, member_ids: Sequence[str]) -> None:
+    """Find the pending referrals of many members in one statement, for the `reward_first_purchase`
+    calls of this transaction that follow (a batch of purchases). A referral is created only with its
+    member, and a pending one only ever stops being pending, so a member read here as having none
+    gets none before the transaction ends."""
+    pending = await store.pending_referrals(conn, member_ids)
+    await _pending_read.keep(conn, {member_id: member_id in pending for member_id in member_ids})
+
+
 async def reward_first_purchase(
     conn: AsyncConnection, *, book: ledger_api.Book, purchase_id: str, now: datetime
 ) -> None:
     """In the purchase's transaction, the referee's Book open: pay a pending referral, once."""
+    if await _pending_read.take(conn, book.member_id) is False:
+        return  # read ahead for a batch: not a referee with a pending referral
     referral = await store.lock_referral(conn, book.member_id)
     if referral is None or referral.status != "pending":
         return

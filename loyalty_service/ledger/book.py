@@ -350,7 +350,7 @@ class Book:
 
     async def _flush(self) -> None:
         """Write what is still pending (no-op when a statement already carried it)."""
-        await store.run_writes(self._conn, self._take_writes())
+        await store.run_writes(self._conn, self._take_writes(), member_id=self.member_id)
 
     async def _post(
         self,

@@ -7,6 +7,7 @@ order, the lots, the entries and the event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -28,7 +29,7 @@ from loyalty_service.journeys import api as journeys_api
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.kernel.ids import new_id
-from loyalty_service.ledger import records
+from loyalty_service.ledger import records, store
 from loyalty_service.ledger.book import HELD_UNTIL_RELEASED, Book, Cause
 from loyalty_service.ledger.earning import (
     TIER_RULE_ID,
@@ -47,7 +48,14 @@ from loyalty_service.program import settings as program_settings
 from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers import api as tiers_api
 
-__all__ = ["PurchaseInput", "RefundInput", "record_purchase", "record_refund"]
+__all__ = [
+    "PurchaseInput",
+    "RefundInput",
+    "claim_orders_ahead",
+    "read_ahead",
+    "record_purchase",
+    "record_refund",
+]
 
 _KIND_TO_PROTO = {
     "base_rate": program_pb2.EARNING_RULE_KIND_BASE_RATE,
@@ -133,6 +141,35 @@ async def _earning(
     return evaluate(in_force, facts)
 
 
+async def read_ahead(
+    conn: AsyncConnection, purchases: Sequence[PurchaseInput]
+) -> dict[members_api.MemberKey, str]:
+    """For a batch of purchases in one transaction: lock their ledgers in member id order (so that
+    concurrent batches cannot deadlock) and read, in one statement each, what every purchase would
+    read on its own: its member, its ledger, a pending referral. Returns the member id of each
+    reference that names a member."""
+    keys = [purchase.member for purchase in purchases]
+    locked = await store.lock_accounts(conn, keys)
+    members = await members_api.read_ahead(conn, keys)
+    await journeys_api.read_ahead(conn, sorted(locked))
+    return members
+
+
+async def claim_orders_ahead(
+    conn: AsyncConnection, purchases: Sequence[PurchaseInput], members: Mapping[members_api.MemberKey, str]
+) -> None:
+    """Claim the orders of a batch of purchases about to be recorded in this transaction, in one
+    statement (`record_purchase` finds its claim); purchases of unknown members claim their own."""
+    await records.claim_orders(
+        conn,
+        [
+            ((p.channel.value, p.store_id, p.order_id), members[p.member])
+            for p in purchases
+            if p.member in members
+        ],
+    )
+
+
 async def record_purchase(
     conn: AsyncConnection, purchase: PurchaseInput, *, now: datetime, credential_id: str, rules: RuleCache
 ) -> ledger_pb2.RecordPurchaseResponse:
@@ -140,15 +177,14 @@ async def record_purchase(
     settings = await program_settings.read(conn)
     member_id, created = await _purchase_member(conn, purchase, now)
     book = await Book.open(conn, member_id, now=now, credential_id=credential_id)
-    purchase_id = new_id("pur")
-    if not await records.claim_order(
+    purchase_id = await records.claim_order(
         conn,
         channel=purchase.channel.value,
         store_id=purchase.store_id,
         order_id=purchase.order_id,
         member_id=member_id,
-        purchase_id=purchase_id,
-    ):
+    )
+    if purchase_id is None:
         raise AlreadyExists(
             f"order {purchase.order_id!r} of {purchase.channel.value} store {purchase.store_id!r} "
             "is already recorded",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db import fast
+from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.db.tables import lot_takes, lots, purchase_orders, purchases, refunds, spends
+from loyalty_service.kernel.ids import new_id
 
 __all__ = [
     "PurchaseRow",
@@ -57,16 +60,53 @@ class SpendRow:
     cancelled: bool
 
 
+_CLAIM_ORDERS = (
+    "insert into purchase_orders (channel, store_id, order_id, member_id, purchase_id)"
+    " select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+    " on conflict do nothing returning channel, store_id, order_id"
+)
+OrderKey = tuple[str, str, str]
+"""(channel, store_id, order_id)."""
+_orders_claimed = ReadAhead[OrderKey, tuple[str, str]]("orders_claimed_ahead")
+"""Orders `claim_orders` took for purchases still to be written: (member_id, purchase_id)."""
+
+
+async def claim_orders(conn: AsyncConnection, orders: Sequence[tuple[OrderKey, str]]) -> None:
+    """Take many orders (each with its member) for purchases this transaction is about to write, in
+    one statement; each purchase's `claim_order` then finds its claim here. An order another purchase
+    holds (or one given twice) is left to `claim_order`, which refuses it."""
+    members: dict[OrderKey, str] = {}
+    for order, member_id in orders:
+        members.setdefault(order, member_id)  # a repeated order: the first purchase in order claims it
+    if not members:
+        return
+    purchase_ids = {order: new_id("pur") for order in members}
+    channels, stores, order_ids = (list(column) for column in zip(*members, strict=True))
+    taken = await fast.fetch(
+        conn, _CLAIM_ORDERS, channels, stores, order_ids, list(members.values()), list(purchase_ids.values())
+    )
+    claimed = {(str(c), str(s), str(o)) for c, s, o in (tuple(row) for row in taken)}
+    await _orders_claimed.keep(
+        conn, {order: (members[order], purchase_ids[order]) for order in members if order in claimed}
+    )
+
+
 async def claim_order(
-    conn: AsyncConnection, *, channel: str, store_id: str, order_id: str, member_id: str, purchase_id: str
-) -> bool:
-    """Take (channel, store, order) for this purchase; False if another purchase holds it.
+    conn: AsyncConnection, *, channel: str, store_id: str, order_id: str, member_id: str
+) -> str | None:
+    """Take (channel, store, order) for a new purchase of the member: its purchase id, or None if
+    another purchase holds the order.
 
     A concurrent claim of the same order waits on the primary key until this transaction ends, so two
     tills uploading one sale under two keys credit it once.
     """
+    ahead = await _orders_claimed.take(conn, (channel, store_id, order_id))
+    if ahead is not None:
+        assert ahead[0] == member_id, "an order claimed ahead for another member"
+        return ahead[1]
+    purchase_id = new_id("pur")
     inserted = await fast.fetchrow(conn, _CLAIM_ORDER, channel, store_id, order_id, member_id, purchase_id)
-    return inserted is not None
+    return None if inserted is None else purchase_id
 
 
 async def find_order(

@@ -20,7 +20,13 @@ from loyalty_service.grpc_types import Context
 from loyalty_service.ledger import lots as lot_rules
 from loyalty_service.ledger import requests, store
 from loyalty_service.ledger.messages import ENTRY_TYPES, balance_message, entry_message
-from loyalty_service.ledger.purchases import PurchaseInput, record_purchase, record_refund
+from loyalty_service.ledger.purchases import (
+    PurchaseInput,
+    claim_orders_ahead,
+    read_ahead,
+    record_purchase,
+    record_refund,
+)
 from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.ledger.spending import SpendInput, adjust_points, cancel_spend, spend_points
 from loyalty_service.members import api as members_api
@@ -127,14 +133,20 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 continue
             valid.append((index, purchase, WriteCall(item, item.idempotency_key, work)))
 
-        async def lock_members(conn: AsyncConnection, part: Sequence[int]) -> None:
-            await store.lock_accounts(conn, [valid[i][1].member for i in part])
+        members: dict[members_api.MemberKey, str] = {}
+
+        async def read_chunk(conn: AsyncConnection, part: Sequence[int]) -> None:
+            members.update(await read_ahead(conn, [valid[i][1] for i in part]))
+
+        async def claim_orders(conn: AsyncConnection, fresh: Sequence[int]) -> None:
+            await claim_orders_ahead(conn, [valid[i][1] for i in fresh], members)
 
         outcomes = await self._rt.write_each(
             method="RecordPurchase",
             response_type=ledger_pb2.RecordPurchaseResponse,
             calls=[call for _, _, call in valid],
-            before_chunk=lock_members,
+            before_chunk=read_chunk,
+            before_calls=claim_orders,
         )
         for (index, _, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, LoyaltyError):

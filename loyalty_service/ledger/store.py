@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db import fast
+from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.db.tables import accounts, ledger_entries, lot_takes, lots
 from loyalty_service.ledger.chain import ChainedEntry
 from loyalty_service.ledger.lots import Lot, Take
@@ -170,11 +171,15 @@ async def lock_account(conn: AsyncConnection, member_id: str) -> AccountRow | No
 
 
 _LOCK_ACCOUNTS = (
-    "select member_id from accounts where member_id in ("
+    "select a.member_id, a.available, a.pending, a.lifetime_earned, a.entry_seq, a.last_entry_hash,"
+    " l.lot_id, l.points, l.remaining, l.earned_at, l.available_at, l.expires_at, l.released, l.entry_id"
+    " from accounts a left join lots l on l.member_id = a.member_id"
+    " and (l.remaining > 0 or l.released is false)"
+    " where a.member_id in ("
     " select unnest($1::text[])"
     " union select i.member_id from member_identifiers i"
     " join unnest($2::text[], $3::text[]) as k(kind, value) on i.kind = k.kind and i.value = k.value"
-    ") order by member_id for update"
+    ") order by a.member_id, l.earned_at, l.lot_id for update of a"
 )
 
 
@@ -182,12 +187,15 @@ _locked_by_batch: ContextVar[tuple[object, frozenset[str]] | None] = ContextVar(
     "locked_by_batch", default=None
 )
 """The accounts `lock_accounts` locked, and the transaction holding the locks."""
+_ledgers_read = ReadAhead[str, tuple[AccountRow, list[StoredLot]]]("ledgers_read_ahead")
+"""The head and open lots of each account `lock_accounts` locked, as it read them."""
 
 
-async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> None:
+async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> frozenset[str]:
     """Lock the ledgers of several members (`members_api.MemberKey`s) in member id order, in one
-    statement: a batch takes its locks as one ordered step, so two batches cannot deadlock. Unknown
-    references are skipped (their purchase fails on its own).
+    statement, and read their heads and open lots with it: a batch takes its locks as one ordered
+    step, so two batches cannot deadlock. Unknown references are skipped (their purchase fails on its
+    own). Returns the ids of the members locked.
 
     Call it outside any savepoint: the transaction then holds these locks to its end, and
     `locked_account_with_lots` reads such a member's ledger without locking it again."""
@@ -196,15 +204,30 @@ async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> None:
     rows = await fast.fetch(
         conn, _LOCK_ACCOUNTS, ids, [kind for kind, _ in identifiers], [value for _, value in identifiers]
     )
-    _locked_by_batch.set((await fast.transaction_of(conn), frozenset(str(row[0]) for row in rows)))
+    ledgers: dict[str, tuple[AccountRow, list[StoredLot]]] = {}
+    for row in rows:
+        values = tuple(row)
+        member_id = str(values[0])
+        if member_id not in ledgers:
+            ledgers[member_id] = _account(values[:6]), []
+        if values[6] is not None:
+            ledgers[member_id][1].append(_stored_lot(values[6:]))
+    locked = frozenset(ledgers)
+    _locked_by_batch.set((await fast.transaction_of(conn), locked))
+    await _ledgers_read.keep(conn, ledgers)
+    return locked
 
 
 async def locked_account_with_lots(
     conn: AsyncConnection, member_id: str
 ) -> tuple[AccountRow, list[StoredLot]] | None:
-    """The account and open lots of a member whose ledger this transaction locked with `lock_accounts`,
-    in one statement: every writer of a ledger holds its lock, so nothing can change them under us.
-    None when the member was not locked that way (lock it with `lock_account`)."""
+    """The account and open lots of a member whose ledger this transaction locked with `lock_accounts`:
+    as that statement read them, the first time (every writer of a ledger holds its lock, so nothing
+    changed them since), in one statement after that. None when the member was not locked that way
+    (lock it with `lock_account`)."""
+    read = await _ledgers_read.take(conn, member_id)
+    if read is not None:
+        return read
     locked = _locked_by_batch.get()
     if locked is None or member_id not in locked[1] or locked[0] is not await fast.transaction_of(conn):
         return None
@@ -358,15 +381,15 @@ def entry_insert(entry: EntryRow) -> fast.Write:
     return _INSERT_ENTRY, args
 
 
-async def run_writes(conn: AsyncConnection, writes: Sequence[fast.Write]) -> None:
-    """Several writes in one statement (`fast.combine`); nothing to do for none."""
+async def run_writes(conn: AsyncConnection, writes: Sequence[fast.Write], *, member_id: str) -> None:
+    """Several writes of the member's rows in one statement (`fast.combine`), sent with `fast.send`;
+    nothing to do for none."""
     if writes:
-        sql, args = fast.combine(writes[:-1], writes[-1])
-        await fast.execute(conn, sql, *args)
+        await fast.send(conn, fast.combine(writes[:-1], writes[-1]), key=member_id)
 
 
 async def insert_lot(conn: AsyncConnection, *, member_id: str, stored: StoredLot) -> None:
-    await run_writes(conn, [lot_insert(member_id=member_id, stored=stored)])
+    await run_writes(conn, [lot_insert(member_id=member_id, stored=stored)], member_id=member_id)
 
 
 async def save_lot(
@@ -402,7 +425,7 @@ async def takes_of(conn: AsyncConnection, *, member_id: str, entry_id: str) -> l
 
 
 async def insert_entry(conn: AsyncConnection, entry: EntryRow) -> None:
-    await run_writes(conn, [entry_insert(entry)])
+    await run_writes(conn, [entry_insert(entry)], member_id=entry.member_id)
 
 
 async def save_account(
@@ -427,7 +450,7 @@ async def save_account(
         next_expiry_at,
         now,
     )
-    await run_writes(conn, [*together_with, (_SAVE_ACCOUNT, args)])
+    await run_writes(conn, [*together_with, (_SAVE_ACCOUNT, args)], member_id=account.member_id)
 
 
 async def list_entries(

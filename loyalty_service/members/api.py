@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service.db import fast
+from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.kernel.ids import new_id
 from loyalty_service.members import store
@@ -20,6 +22,7 @@ __all__ = [
     "MemberKey",
     "create_provisional",
     "has_consent",
+    "read_ahead",
     "require_member",
     "resolve",
     "usable_member",
@@ -40,15 +43,48 @@ _resolved: ContextVar[tuple[object, store.MemberRow] | None] = ContextVar("resol
 reference and then requires the member by id, and the second look-up can use the first's row."""
 
 
-async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
+_members_read = ReadAhead[MemberKey, store.MemberRow]("members_read_ahead")
+"""Member rows `read_ahead` read for a batch's transaction."""
+
+
+async def read_ahead(conn: AsyncConnection, keys: Iterable[MemberKey]) -> dict[MemberKey, str]:
+    """Read the members of many references in one statement, for the `resolve` calls of this
+    transaction that follow (a batch of purchases); references to nobody are left to `resolve`.
+    Returns the member id of each reference found."""
+    by_key = {key: _lookup(key) for key in keys}
+    ids = sorted({value for kind, value in by_key.values() if kind is None})
+    identifiers = sorted({(kind, value) for kind, value in by_key.values() if kind is not None})
+    by_id, by_identifier = await store.members_by_ids_and_identifiers(conn, ids, identifiers)
+    found: dict[MemberKey, store.MemberRow] = {}
+    for key, (kind, value) in by_key.items():
+        row = by_id.get(value) if kind is None else by_identifier.get((kind, value))
+        if row is not None:
+            found[key] = row
+    await _members_read.keep(conn, found)
+    return {key: row.member_id for key, row in found.items()}
+
+
+def _lookup(key: MemberKey) -> tuple[str | None, str]:
+    """(None, member id) or (identifier kind, value)."""
     if key.member_id is not None:
-        row = await store.get_member(conn, key.member_id)
-    else:
-        assert key.kind is not None
-        assert key.value is not None
-        row = await store.member_by_identifier(conn, key.kind, key.value)
+        return None, key.member_id
+    assert key.kind is not None
+    assert key.value is not None
+    return key.kind.value, key.value
+
+
+async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
+    row = await _members_read.take(conn, key) or await _read_member(conn, key)
     _resolved.set(None if row is None else (await fast.transaction_of(conn), row))
     return None if row is None else row.member_id
+
+
+async def _read_member(conn: AsyncConnection, key: MemberKey) -> store.MemberRow | None:
+    if key.member_id is not None:
+        return await store.get_member(conn, key.member_id)
+    assert key.kind is not None
+    assert key.value is not None
+    return await store.member_by_identifier(conn, key.kind, key.value)
 
 
 async def _just_resolved(conn: AsyncConnection, member_id: str) -> store.MemberRow | None:
@@ -63,12 +99,8 @@ async def _just_resolved(conn: AsyncConnection, member_id: str) -> store.MemberR
 async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed: bool = False) -> str:
     """The member's id, or NOT_FOUND; a member merged into another is FAILED_PRECONDITION."""
     # One statement: the member row answers both "who" and "may it be used".
-    if key.member_id is not None:
-        row = await _just_resolved(conn, key.member_id) or await store.get_member(conn, key.member_id)
-    else:
-        assert key.kind is not None
-        assert key.value is not None
-        row = await store.member_by_identifier(conn, key.kind, key.value)
+    just = None if key.member_id is None else await _just_resolved(conn, key.member_id)
+    row = just or await _read_member(conn, key)
     found = None if row is None else (row.member_id, row.status.value, row.merged_into)
     return usable_member(key, found, allow_closed=allow_closed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "lock_member",
     "mark_erased",
     "member_by_identifier",
+    "members_by_ids_and_identifiers",
     "record_consent",
     "set_status",
 ]
@@ -104,6 +106,40 @@ async def member_by_identifier(conn: AsyncConnection, kind: IdentifierKind, valu
     """The holder of an identifier with its row, in one statement."""
     row = await fast.fetchrow(conn, _MEMBER_BY_IDENTIFIER, kind.value, value)
     return None if row is None else _member_record(row)
+
+
+_MEMBERS_BY_IDS_AND_IDENTIFIERS = (
+    "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, null, null"
+    " from members m where m.member_id = any($1::text[])"
+    " union all"
+    " select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, i.kind, i.value"
+    " from unnest($2::text[], $3::text[]) as k(kind, value)"
+    " join member_identifiers i on i.kind = k.kind and i.value = k.value"
+    " join members m on m.member_id = i.member_id"
+)
+
+
+async def members_by_ids_and_identifiers(
+    conn: AsyncConnection, member_ids: Sequence[str], identifiers: Sequence[tuple[str, str]]
+) -> tuple[dict[str, MemberRow], dict[tuple[str, str], MemberRow]]:
+    """`get_member` and `member_by_identifier` for many at once, in one statement: the rows found by
+    id, and by (kind, value)."""
+    rows = await fast.fetch(
+        conn,
+        _MEMBERS_BY_IDS_AND_IDENTIFIERS,
+        list(member_ids),
+        [kind for kind, _ in identifiers],
+        [value for _, value in identifiers],
+    )
+    by_id: dict[str, MemberRow] = {}
+    by_identifier: dict[tuple[str, str], MemberRow] = {}
+    for row in rows:
+        member = _member_record(tuple(row)[:5])
+        if row[5] is None:
+            by_id[member.member_id] = member
+        else:
+            by_identifier[str(row[5]), str(row[6])] = member
+    return by_id, by_identifier
 
 
 async def lock_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
