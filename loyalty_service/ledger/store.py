@@ -171,15 +171,20 @@ async def lock_account(conn: AsyncConnection, member_id: str) -> AccountRow | No
 
 
 _LOCK_ACCOUNTS = (
+    "select member_id from accounts where member_id in ("
+    " select unnest($1::text[])"
+    " union select i.member_id from member_identifiers i"
+    " join unnest($2::text[], $3::text[]) as k(kind, value) on i.kind = k.kind and i.value = k.value"
+    ") order by member_id for update"
+)
+# Read in a statement of its own, after the locks are held: a locking statement that waited for another
+# writer re-reads the row it locks, but not the lots it joins, which would be as they were before.
+_ACCOUNTS_WITH_LOTS = (
     "select a.member_id, a.available, a.pending, a.lifetime_earned, a.entry_seq, a.last_entry_hash,"
     " l.lot_id, l.points, l.remaining, l.earned_at, l.available_at, l.expires_at, l.released, l.entry_id"
     " from accounts a left join lots l on l.member_id = a.member_id"
     " and (l.remaining > 0 or l.released is false)"
-    " where a.member_id in ("
-    " select unnest($1::text[])"
-    " union select i.member_id from member_identifiers i"
-    " join unnest($2::text[], $3::text[]) as k(kind, value) on i.kind = k.kind and i.value = k.value"
-    ") order by a.member_id, l.earned_at, l.lot_id for update of a"
+    " where a.member_id = any($1::text[]) order by a.member_id, l.earned_at, l.lot_id"
 )
 
 
@@ -193,7 +198,7 @@ _ledgers_read = ReadAhead[str, tuple[AccountRow, list[StoredLot]]]("ledgers_read
 
 async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> frozenset[str]:
     """Lock the ledgers of several members (`members_api.MemberKey`s) in member id order, in one
-    statement, and read their heads and open lots with it: a batch takes its locks as one ordered
+    statement, then read their heads and open lots in another: a batch takes its locks as one ordered
     step, so two batches cannot deadlock. Unknown references are skipped (their purchase fails on its
     own). Returns the ids of the members locked.
 
@@ -201,9 +206,10 @@ async def lock_accounts(conn: AsyncConnection, members: Sequence[Any]) -> frozen
     `locked_account_with_lots` reads such a member's ledger without locking it again."""
     ids = sorted({m.member_id for m in members if m.member_id is not None})
     identifiers = sorted({(str(m.kind.value), m.value) for m in members if m.member_id is None})
-    rows = await fast.fetch(
+    locked_rows = await fast.fetch(
         conn, _LOCK_ACCOUNTS, ids, [kind for kind, _ in identifiers], [value for _, value in identifiers]
     )
+    rows = await fast.fetch(conn, _ACCOUNTS_WITH_LOTS, [str(row[0]) for row in locked_rows])
     ledgers: dict[str, tuple[AccountRow, list[StoredLot]]] = {}
     for row in rows:
         values = tuple(row)

@@ -4,12 +4,14 @@ to what each purchase does alone, where the read-ahead rows run out or do not ap
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import timedelta
 
 import grpc
-from loyalty.v1 import common_pb2, ledger_pb2, members_pb2
+from loyalty.v1 import common_pb2, ledger_pb2, members_pb2, program_pb2
 
+from loyalty_service.ledger.book import Book, Cause
 from loyalty_service.ledger.check import check_ledger
 from tests.journeys.conftest import journey_settings, now_of
 from tests.ledger.conftest import make_programme, member_ref, purchase
@@ -165,3 +167,50 @@ async def test_unknown_cards_in_a_batch_become_provisional_members(isolated_serv
     assert again.member_id == created.member_id
     assert again.balance.available == 5 + 9
     assert (await programme.balance(known)).available == 7
+
+
+async def test_an_upload_waiting_for_a_ledger_lock_reads_the_lots_its_holder_left(
+    isolated_service: Running,
+) -> None:
+    """Goal: while another transaction holds a member's ledger lock and takes points from a lot, an upload
+    for that member waits, then reads the lots as that transaction committed them (a statement that
+    waited for a row lock re-reads only the locked row, so the chunk reads the lots after locking): the
+    answer's next expiry shows what is left in the lot, and the ledger is clean."""
+    running = isolated_service
+    programme = await make_programme(running)
+    clock = running.clock
+    assert clock is not None
+    await programme.back.program.UpdateProgramSettings(
+        program_pb2.UpdateProgramSettingsRequest(
+            idempotency_key=new_key(),
+            settings=program_pb2.ProgramSettings(pending_days=0, expiry_months=12, offline_max_age_days=30),
+        )
+    )
+    member_id = await programme.member()
+    await programme.buy(member_id, 5000, occurred_at=clock.now() - timedelta(days=40))
+    assert (await programme.balance(member_id)).next_expiry.points == 50
+    item = purchase(
+        member_ref(member_id),
+        store_id=programme.store_id,
+        amount_minor=1000,
+        currency=programme.currency,
+        occurred_at=clock.now() - timedelta(days=20),
+    )
+    async with running.engine.begin() as conn:
+        book = await Book.open(conn, member_id, now=clock.now(), credential_id="test")
+        cause = Cause(channel="", source_type="adjustment", source_ref="race", occurred_at=clock.now())
+        await book.deduct(30, cause)
+        await book.close()
+        upload = asyncio.ensure_future(
+            programme.till.ledger.SyncOfflinePurchases(
+                ledger_pb2.SyncOfflinePurchasesRequest(purchases=[item])
+            )
+        )
+        await asyncio.sleep(1.0)
+        assert not upload.done()  # waiting for the ledger lock this transaction holds
+    answer = await upload
+    balance = answer.results[0].purchase.balance
+    assert (balance.available, balance.next_expiry.points) == (50 - 30 + 10, 50 - 30)
+    assert (await programme.balance(member_id)).next_expiry.points == 20
+    async with running.engine.connect() as conn:
+        assert await check_ledger(conn) == []
