@@ -49,7 +49,7 @@ import enum
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 
 from loyalty_service.kernel.channel import Channel
@@ -213,13 +213,6 @@ class Earning:
     applied: tuple[AppliedRule, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    sku: str | None
-    category: str | None
-    amount_minor: Fraction
-
-
 def rules_as_of(versions: Iterable[EarningRule], at: datetime) -> tuple[EarningRule, ...]:
     """Per rule_id the version in force at `at`; retired rules dropped; by rule_id."""
     in_force = [rule for rule in versions if rule.effective_from <= at]
@@ -228,16 +221,22 @@ def rules_as_of(versions: Iterable[EarningRule], at: datetime) -> tuple[EarningR
     return tuple(latest[rule_id] for rule_id in sorted(latest) if not latest[rule_id].retired)
 
 
-def _parts(purchase: PurchaseFacts) -> tuple[_Part, ...]:
-    """Split the amount into lines plus the uncovered remainder (see module doc)."""
+_Part = tuple[str | None, str | None, int]
+"""sku, category, and the amount in minor units times the parts' shared denominator."""
+
+
+def _parts(purchase: PurchaseFacts) -> tuple[int, list[_Part]]:
+    """Split the amount into lines plus the uncovered remainder (see module doc), over one denominator."""
     lines_minor = sum(line.amount_minor for line in purchase.lines)
-    scale = Fraction(1)
-    if lines_minor > purchase.amount_minor:
-        scale = Fraction(purchase.amount_minor, lines_minor)
-    parts = [_Part(line.sku, line.category, line.amount_minor * scale) for line in purchase.lines]
-    if purchase.amount_minor > lines_minor:
-        parts.append(_Part(None, None, Fraction(purchase.amount_minor - lines_minor)))
-    return tuple(parts)
+    amount_minor = purchase.amount_minor
+    if lines_minor > amount_minor:  # each line scaled by amount_minor / lines_minor
+        return lines_minor, [
+            (line.sku, line.category, line.amount_minor * amount_minor) for line in purchase.lines
+        ]
+    parts: list[_Part] = [(line.sku, line.category, line.amount_minor) for line in purchase.lines]
+    if amount_minor > lines_minor:
+        parts.append((None, None, amount_minor - lines_minor))
+    return 1, parts
 
 
 def _applies(rule: EarningRule, purchase: PurchaseFacts) -> bool:
@@ -255,50 +254,70 @@ def _applies(rule: EarningRule, purchase: PurchaseFacts) -> bool:
     return True
 
 
-def _tier_rule(purchase: PurchaseFacts) -> EarningRule:
-    return EarningRule(
-        rule_id=TIER_RULE_ID,
-        version=0,
-        name=TIER_RULE_ID,
-        kind=RuleKind.MULTIPLIER,
-        effective_from=purchase.occurred_at,
-        factor=purchase.extra_multiplier,
-    )
+_KINDS = tuple(RuleKind)
+_TIER_RULE = EarningRule(
+    rule_id=TIER_RULE_ID,
+    version=0,
+    name=TIER_RULE_ID,
+    kind=RuleKind.MULTIPLIER,
+    effective_from=datetime(1970, 1, 1, tzinfo=UTC),
+)
+"""The tier multiplier as `Earning.applied` names it; its factor is the purchase's `extra_multiplier`."""
 
 
 def evaluate(rules: Iterable[EarningRule], purchase: PurchaseFacts) -> Earning:
-    """Points for `purchase` under `rules` (already `rules_as_of(..., occurred_at)`)."""
-    applying = sorted((rule for rule in rules if _applies(rule, purchase)), key=lambda r: r.rule_id)
-    by_kind = {kind: [r for r in applying if r.kind is kind] for kind in RuleKind}
-    multipliers = [*by_kind[RuleKind.MULTIPLIER], _tier_rule(purchase)]
-    parts = _parts(purchase)
-    major = Fraction(1, 10 ** currency_exponent(purchase.currency))
+    """Points for `purchase` under `rules` (already `rules_as_of(..., occurred_at)`).
 
-    base_exact: dict[str, Fraction] = {}
-    values: list[Fraction] = []
-    for part in parts:
-        units = part.amount_minor * major
-        value = Fraction(0)
-        for rate in by_kind[RuleKind.BASE_RATE]:
-            if rate.condition.matches_part(part.sku, part.category):
-                share = units * rate.points_per_unit
-                base_exact[rate.rule_id] = base_exact.get(rate.rule_id, Fraction(0)) + share
+    Exact rational arithmetic on plain integers: every part's value is a numerator over one shared
+    `denominator`, which each multiplier's factor denominator extends. Fractions gave the same values
+    (floors of exact rationals are the same however the rationals are written) at several times the cost;
+    tests/ledger/test_earning_equivalence.py holds this to the Fraction implementation.
+    """
+    applying = sorted((rule for rule in rules if _applies(rule, purchase)), key=lambda r: r.rule_id)
+    by_kind = {kind: [r for r in applying if r.kind is kind] for kind in _KINDS}
+    rates = by_kind[RuleKind.BASE_RATE]
+    multipliers = [(rule, rule.factor) for rule in by_kind[RuleKind.MULTIPLIER]]
+    multipliers.append((_TIER_RULE, purchase.extra_multiplier))
+    denominator, parts = _parts(purchase)
+    rates_denominator = math.lcm(*(rate.points_per_unit.denominator for rate in rates))
+    denominator *= 10 ** currency_exponent(purchase.currency) * rates_denominator
+    rate_numerators = [
+        (rate, rate.points_per_unit.numerator * (rates_denominator // rate.points_per_unit.denominator))
+        for rate in rates
+    ]
+
+    base_exact: dict[str, int] = {}
+    values: list[int] = []
+    for sku, category, amount in parts:
+        value = 0
+        for rate, numerator in rate_numerators:
+            if rate.condition.matches_part(sku, category):
+                share = amount * numerator
+                base_exact[rate.rule_id] = base_exact.get(rate.rule_id, 0) + share
                 value += share
         values.append(value)
+    base_denominator = denominator
 
-    extra_exact: dict[str, Fraction] = {}
-    for multiplier in multipliers:
-        extra = Fraction(0)
-        for index, part in enumerate(parts):
-            if multiplier.condition.matches_part(part.sku, part.category):
-                extra += values[index] * (multiplier.factor - 1)
-                values[index] *= multiplier.factor
-        extra_exact[multiplier.rule_id] = extra
+    # Per multiplier rule_id: the extra it added, as (numerator, denominator).
+    extra_exact: dict[str, tuple[int, int]] = {}
+    for multiplier, factor in multipliers:
+        top, bottom = factor.numerator, factor.denominator
+        extra = 0
+        if top != bottom:  # a factor of 1 changes nothing
+            for index, (sku, category, _amount) in enumerate(parts):
+                if multiplier.condition.matches_part(sku, category):
+                    extra += values[index] * (top - bottom)
+                    values[index] *= top
+                elif bottom != 1:
+                    values[index] *= bottom
+            denominator *= bottom
+        extra_exact[multiplier.rule_id] = (extra, denominator)
 
-    bonuses = [r for r in by_kind[RuleKind.BONUS] if r.bonus_points > 0]
-    exact_total = sum(values, Fraction(0)) + sum(r.bonus_points for r in bonuses)
-    total = max(0, math.floor(exact_total))
-    return Earning(total, _attribute(total, by_kind, multipliers, base_exact, extra_exact))
+    bonus_points = sum(r.bonus_points for r in by_kind[RuleKind.BONUS])
+    total = max(0, (sum(values) + bonus_points * denominator) // denominator)
+    return Earning(
+        total, _attribute(total, by_kind, multipliers, (base_exact, base_denominator), extra_exact)
+    )
 
 
 def _applied(rule: EarningRule, points: int) -> AppliedRule:
@@ -308,18 +327,21 @@ def _applied(rule: EarningRule, points: int) -> AppliedRule:
 def _attribute(
     total: int,
     by_kind: dict[RuleKind, list[EarningRule]],
-    multipliers: list[EarningRule],
-    base_exact: dict[str, Fraction],
-    extra_exact: dict[str, Fraction],
+    multipliers: list[tuple[EarningRule, Fraction]],
+    base: tuple[dict[str, int], int],
+    extra_exact: dict[str, tuple[int, int]],
 ) -> tuple[AppliedRule, ...]:
     """Split `total` over the contributing rules so the parts add up exactly."""
-    multiplied = [
-        _applied(m, math.floor(extra_exact[m.rule_id])) for m in multipliers if extra_exact[m.rule_id] != 0
-    ]
+    multiplied = []
+    for multiplier, _factor in multipliers:
+        extra, denominator = extra_exact[multiplier.rule_id]
+        if extra != 0:
+            multiplied.append(_applied(multiplier, extra // denominator))
     bonused = [_applied(b, b.bonus_points) for b in by_kind[RuleKind.BONUS] if b.bonus_points]
+    base_exact, base_denominator = base
     rates = [r for r in by_kind[RuleKind.BASE_RATE] if base_exact.get(r.rule_id, 0) > 0]
     left = total - sum(a.points for a in multiplied) - sum(a.points for a in bonused)
-    rated = [_applied(r, math.floor(base_exact[r.rule_id])) for r in rates]
+    rated = [_applied(r, base_exact[r.rule_id] // base_denominator) for r in rates]
     if not rated:
         assert left == 0, "rounding left over without a base rate to absorb it"
         return (*multiplied, *bonused)
