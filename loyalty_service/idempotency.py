@@ -9,8 +9,9 @@ Failed requests roll back with their claim: only answers that committed are reme
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import delete
@@ -21,7 +22,9 @@ from loyalty_service.db import fast
 from loyalty_service.db.tables import idempotency_keys
 from loyalty_service.errors import IdempotencyKeyReused
 
-__all__ = ["Answers", "claim", "claim_new", "fingerprint", "prune", "record"]
+__all__ = ["Answers", "claim", "claim_new", "fingerprint", "prune", "record", "run_claimed"]
+
+R = TypeVar("R", bound=Message)
 
 # Prepared text through `db.fast`: these run on every write RPC.
 _CLAIM = (
@@ -125,3 +128,29 @@ async def prune(conn: AsyncConnection, *, now: datetime, retention_days: int) ->
         delete(idempotency_keys).where(idempotency_keys.c.created_at < now - timedelta(days=retention_days))
     )
     return int(result.rowcount)
+
+
+async def run_claimed(
+    conn: AsyncConnection,
+    scope: str,
+    key: str,
+    method: str,
+    request_hash: bytes,
+    response_type: type[R],
+    work: Callable[[AsyncConnection], Awaitable[R]],
+    answers: Answers | None = None,
+    *,
+    claimed: bool = False,
+) -> tuple[R, bool]:
+    """Claim the key (unless the caller has: `claimed`), then run `work` and store its answer (now, or
+    with `answers` of the transaction); or the stored answer of an earlier call."""
+    if not claimed:
+        stored = await claim(conn, scope=scope, key=key, method=method, request_hash=request_hash)
+        if stored is not None:
+            return response_type.FromString(stored), True
+    response = await work(conn)
+    if answers is not None:
+        answers.add(scope, key, response.SerializeToString())
+    else:
+        await record(conn, scope=scope, key=key, response=response.SerializeToString())
+    return response, False

@@ -1,0 +1,135 @@
+"""Many write calls, each with its own idempotency claim, effect and answer, written in chunk transactions
+(`Runtime.write_each`: SyncOfflinePurchases, group commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from loyalty_service import idempotency
+from loyalty_service.auth.principal import current_principal
+from loyalty_service.db import fast
+from loyalty_service.db.transaction import in_transaction
+from loyalty_service.errors import LoyaltyError
+
+__all__ = ["ChunkHook", "ChunkWriter", "WriteCall"]
+
+R = TypeVar("R", bound=Message)
+ChunkHook = Callable[[AsyncConnection, Sequence[int]], Awaitable[None]]
+"""Called in a chunk's transaction with indexes into the calls."""
+Outcome = tuple[R, bool] | LoyaltyError
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCall(Generic[R]):
+    """One call of a `Runtime.write_each` batch: its request, idempotency key and work."""
+
+    request: Message
+    key: str
+    work: Callable[[AsyncConnection], Awaitable[R]]
+    scope: str = ""
+    """The caller's idempotency scope; empty: the scope of the principal calling `write_each`."""
+
+
+class _NeedsSavepoints(Exception):
+    """A call of an unguarded chunk refused: run the chunk again with a savepoint per call."""
+
+
+class ChunkWriter(Generic[R]):
+    """The calls of one `Runtime.write_each`, and how one chunk of them is written."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        method: str,
+        response_type: type[R],
+        calls: Sequence[WriteCall[R]],
+        before_chunk: ChunkHook | None,
+        before_calls: ChunkHook | None,
+    ) -> None:
+        self._engine = engine
+        self._method = method
+        self._response_type = response_type
+        self._calls = calls
+        self._before_chunk = before_chunk
+        self._before_calls = before_calls
+        caller_scope = current_principal().idempotency_scope if any(not c.scope for c in calls) else ""
+        self._scopes = [call.scope or caller_scope for call in calls]
+        self._hashes = [idempotency.fingerprint(method, call.request) for call in calls]
+
+    async def write(self, chunk: int) -> list[Outcome[R]]:
+        results: list[Outcome[R]] = []
+        for start in range(0, len(self._calls), chunk):
+            part = range(start, min(len(self._calls), start + chunk))
+            try:
+                results.extend(await in_transaction(self._engine, self._transaction(part, guarded=False)))
+            except _NeedsSavepoints:
+                results.extend(await in_transaction(self._engine, self._transaction(part, guarded=True)))
+        return results
+
+    def _transaction(
+        self, part: range, *, guarded: bool
+    ) -> Callable[[AsyncConnection], Awaitable[list[Outcome[R]]]]:
+        async def transaction(conn: AsyncConnection) -> list[Outcome[R]]:
+            return await self._chunk(conn, part, guarded=guarded)
+
+        return transaction
+
+    async def _chunk(self, conn: AsyncConnection, part: range, *, guarded: bool) -> list[Outcome[R]]:
+        done: list[Outcome[R]] = []
+        answers = idempotency.Answers()  # stored together at the end of the chunk
+        await fast.defer_writes(conn)  # the calls' ledger writes go together
+        if self._before_chunk is not None:
+            await self._before_chunk(conn, part)
+        fresh = set() if guarded else await self._claim_new(conn, part)
+        if fresh and self._before_calls is not None:
+            await self._before_calls(conn, sorted(fresh))
+        for i in part:
+            call, scope = self._calls[i], self._scopes[i]
+            if answers.pending(scope, call.key):  # a repeated key: its claim reads the answer
+                await answers.flush(conn)
+            if guarded:  # plain SQL, one round trip each way
+                await fast.execute(conn, "savepoint write_each_call")
+            try:
+                outcome = await idempotency.run_claimed(
+                    conn,
+                    scope,
+                    call.key,
+                    self._method,
+                    self._hashes[i],
+                    self._response_type,
+                    call.work,
+                    answers,
+                    claimed=i in fresh,
+                )
+            except LoyaltyError as error:
+                if not guarded:
+                    raise _NeedsSavepoints from error
+                await fast.execute(conn, "rollback to savepoint write_each_call")
+                done.append(error)
+                continue
+            if guarded:
+                await fast.execute(conn, "release savepoint write_each_call")
+            done.append(outcome)
+        await answers.flush(conn)
+        return done
+
+    async def _claim_new(self, conn: AsyncConnection, part: range) -> set[int]:
+        """Claim the chunk's keys in one statement; the calls holding a key claimed now (of a key
+        given twice, the first)."""
+        keys = [(self._scopes[i], self._calls[i].key) for i in part]
+        claimed = await idempotency.claim_new(
+            conn,
+            [(scope, key, self._method, self._hashes[i]) for i, (scope, key) in zip(part, keys, strict=True)],
+        )
+        fresh: set[int] = set()
+        for i, pair in zip(part, keys, strict=True):
+            if pair in claimed:
+                claimed.discard(pair)
+                fresh.add(i)
+        return fresh
