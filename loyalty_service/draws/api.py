@@ -23,6 +23,7 @@ from loyalty_service.draws.rules import (
 from loyalty_service.draws.store import DrawRow, MemberRow
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.events import outbox
+from loyalty_service.ledger import api as ledger_api
 
 __all__ = ["SourceType", "add_entries", "export_result", "grant_entries", "on_purchase", "open_draw"]
 
@@ -139,21 +140,13 @@ async def grant_entries(
     return ids
 
 
-async def on_purchase(
-    conn: AsyncConnection,
-    *,
-    member_id: str,
-    purchase_id: str,
-    channel: str,
-    amount_minor: int,
-    currency: str,
-    occurred_at: datetime,
-    now: datetime,
-) -> None:
+async def on_purchase(conn: AsyncConnection, purchase: ledger_api.RecordedPurchase, *, now: datetime) -> None:
     """The spend source: count a purchase towards every draw whose window holds both `occurred_at` and
     `now` (an offline sale uploaded after the close is too late: the list is frozen) and grant K entries
     per whole X spent in the window, cumulatively per member. Never refuses the purchase: a draw that is
     closed, being run or not matching is skipped. Refunds do not take entries back (docs/draws.md)."""
+    member_id, amount_minor, currency = purchase.member_id, purchase.amount_minor, purchase.currency
+    channel, occurred_at = purchase.channel, purchase.occurred_at
     if amount_minor <= 0:
         return
 
@@ -182,7 +175,7 @@ async def on_purchase(
             member_id=member_id,
             count=min(due, ENTRIES_PER_CALL_MAX),
             source_type=SourceType.PURCHASE,
-            source_ref=purchase_id,
+            source_ref=purchase.purchase_id,
             now=now,
             spend_minor=amount_minor,
         )

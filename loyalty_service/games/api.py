@@ -22,22 +22,15 @@ __all__ = ["LEADERBOARD_SCOPES", "add_leaderboard_score", "on_purchase"]
 LEADERBOARD_SCOPES = frozenset({"game", "passport", "challenge"})
 
 
-async def on_purchase(
-    conn: AsyncConnection,
-    *,
-    member_id: str,
-    purchase_id: str,
-    channel: str,
-    amount_minor: int,
-    currency: str,
-    occurred_at: datetime,
-    now: datetime,
-) -> None:
+async def on_purchase(conn: AsyncConnection, purchase: ledger_api.RecordedPurchase, *, now: datetime) -> None:
     facts = ledger_api.TokenFacts(
-        channel=channel, amount_minor=amount_minor, currency=currency, occurred_at=occurred_at
+        channel=purchase.channel,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        occurred_at=purchase.occurred_at,
     )
     await ledger_api.grant_purchase_tokens(
-        conn, member_id=member_id, purchase_id=purchase_id, facts=facts, now=now
+        conn, member_id=purchase.member_id, purchase_id=purchase.purchase_id, facts=facts, now=now
     )
 
 

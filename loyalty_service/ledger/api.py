@@ -30,6 +30,7 @@ from loyalty_service.ledger.play_tokens import (
     move_play_tokens,
     play_token_balance,
 )
+from loyalty_service.ledger.recorded import RecordedPurchase
 from loyalty_service.ledger.rules_store import (
     StoredRule,
     insert_version,
@@ -51,6 +52,7 @@ __all__ = [
     "InsufficientPoints",
     "PointsMoved",
     "PurchaseReversal",
+    "RecordedPurchase",
     "RuleCondition",
     "RuleKind",
     "StoredRule",

@@ -41,6 +41,7 @@ from loyalty_service.ledger.earning import (
 )
 from loyalty_service.ledger.messages import EntryType
 from loyalty_service.ledger.purchase_event import purchase_recorded
+from loyalty_service.ledger.recorded import RecordedPurchase
 from loyalty_service.ledger.refunds import RefundExceedsPurchase, reversal_points
 from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.members import api as members_api
@@ -308,28 +309,18 @@ async def _feature_hooks(
     now: datetime,
 ) -> journeys_api.PurchaseJourney:
     """What other features do with a recorded purchase, in its transaction (each through its api)."""
+    recorded = RecordedPurchase(
+        member_id=member_id,
+        purchase_id=purchase_id,
+        channel=purchase.channel.value,
+        amount_minor=purchase.amount_minor,
+        currency=purchase.currency,
+        occurred_at=purchase.occurred_at,
+    )
     # Draws with a spend source count this purchase (ledger -> draws.api; never refuses the purchase).
-    await draws_api.on_purchase(
-        conn,
-        member_id=member_id,
-        purchase_id=purchase_id,
-        channel=purchase.channel.value,
-        amount_minor=purchase.amount_minor,
-        currency=purchase.currency,
-        occurred_at=purchase.occurred_at,
-        now=now,
-    )
+    await draws_api.on_purchase(conn, recorded, now=now)
     # Play tokens by the play-token rules (ledger -> games.api -> ledger.play_tokens).
-    await games_api.on_purchase(
-        conn,
-        member_id=member_id,
-        purchase_id=purchase_id,
-        channel=purchase.channel.value,
-        amount_minor=purchase.amount_minor,
-        currency=purchase.currency,
-        occurred_at=purchase.occurred_at,
-        now=now,
-    )
+    await games_api.on_purchase(conn, recorded, now=now)
     # Status tiers: the purchase counts towards tiers; an upgrade it causes happens now (tiers.api).
     tier_points = sum(a.points for a in earning.applied if a.rule_id == TIER_RULE_ID)
     await tiers_api.on_purchase(

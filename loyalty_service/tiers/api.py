@@ -137,7 +137,7 @@ async def on_purchase(
     if version is None or tier.status is None:
         book.write_with_head(write)  # not read back in this transaction: one round trip fewer
         return
-    await store.add_contribution(conn, write)  # the window's value below counts it
+    await store.add_contribution(conn, write, member_id=member_id)  # the window's value below counts it
     ladder = version.ladder
     value = await tier_changes.window_value(conn, member_id, ladder, at)
     new_status, change = domain.after_purchase(ladder, tier.status, value=value, now=at)

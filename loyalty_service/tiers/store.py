@@ -272,10 +272,9 @@ def contribution_insert(*, member_id: str, contribution: Contribution) -> fast.W
     )
 
 
-async def add_contribution(conn: AsyncConnection, write: fast.Write) -> None:
-    """Send a `contribution_insert` now (when the same transaction reads the window's value next)."""
-    sql, args = write
-    await fast.execute(conn, sql, *args)
+async def add_contribution(conn: AsyncConnection, write: fast.Write, *, member_id: str) -> None:
+    """Send a `contribution_insert` (the same transaction's next read of the window's value sees it)."""
+    await fast.send(conn, write, key=member_id)
 
 
 async def reduce_contribution(
