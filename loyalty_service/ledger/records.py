@@ -18,17 +18,18 @@ from loyalty_service.kernel.ids import new_id
 __all__ = [
     "PurchaseRow",
     "SpendRow",
-    "cancel_spend",
     "claim_order",
+    "claim_orders",
     "find_order",
     "insert_refund",
-    "insert_spend",
     "lock_purchase",
     "lock_spend",
     "move_member_rows",
     "prior_channels",
     "purchase_insert",
     "record_refund_totals",
+    "spend_cancelled",
+    "spend_insert",
 ]
 
 
@@ -175,8 +176,9 @@ async def insert_refund(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(insert(refunds).values(**values))
 
 
-async def insert_spend(conn: AsyncConnection, **values: Any) -> None:
-    await fast.insert(conn, spends, values)
+def spend_insert(**values: Any) -> fast.Write:
+    """The spend row's insert, for the spend's Book to send with its head (nothing reads it back first)."""
+    return fast.insert_write(spends, values)
 
 
 async def lock_spend(conn: AsyncConnection, *, member_id: str, spend_id: str) -> SpendRow | None:
@@ -197,14 +199,14 @@ async def lock_spend(conn: AsyncConnection, *, member_id: str, spend_id: str) ->
     return None if row is None else SpendRow(*row)
 
 
-async def cancel_spend(
-    conn: AsyncConnection, spend: SpendRow, *, cancel_entry_id: str, now: datetime
-) -> None:
-    await conn.execute(
-        update(spends)
-        .where(spends.c.member_id == spend.member_id, spends.c.spend_id == spend.spend_id)
-        .values(cancel_entry_id=cancel_entry_id, cancelled_at=now)
-    )
+_SPEND_CANCELLED = (
+    "update spends set cancel_entry_id = $3, cancelled_at = $4 where member_id = $1 and spend_id = $2"
+)
+
+
+def spend_cancelled(spend: SpendRow, *, cancel_entry_id: str, now: datetime) -> fast.Write:
+    """Marking a spend cancelled, for the cancellation's Book to send with its head."""
+    return _SPEND_CANCELLED, (spend.member_id, spend.spend_id, cancel_entry_id, now)
 
 
 async def move_member_rows(conn: AsyncConnection, *, source: str, target: str) -> None:

@@ -49,17 +49,18 @@ async def spend_points(
         occurred_at=now,
     )
     entry = await book.spend(spend.points, cause)
-    await records.insert_spend(
-        conn,
-        member_id=member_id,
-        spend_id=spend_id,
-        points=spend.points,
-        channel=spend.channel.value,
-        store_id=spend.store_id,
-        order_id=spend.order_id,
-        reason=spend.reason,
-        entry_id=entry.entry_id,
-        created_at=now,
+    book.write_with_head(
+        records.spend_insert(
+            member_id=member_id,
+            spend_id=spend_id,
+            points=spend.points,
+            channel=spend.channel.value,
+            store_id=spend.store_id,
+            order_id=spend.order_id,
+            reason=spend.reason,
+            entry_id=entry.entry_id,
+            created_at=now,
+        )
     )
     await book.close()
     return ledger_pb2.SpendPointsResponse(spend_id=spend_id, entry_id=entry.entry_id, balance=book.balance())
@@ -98,7 +99,7 @@ async def cancel_spend(
         occurred_at=now,
     )
     entry = await book.put_back(takes, cause)
-    await records.cancel_spend(conn, spend, cancel_entry_id=entry.entry_id, now=now)
+    book.write_with_head(records.spend_cancelled(spend, cancel_entry_id=entry.entry_id, now=now))
     await book.close()
     return ledger_pb2.CancelSpendResponse(
         entry_id=entry.entry_id, points_returned=spend.points, balance=book.balance()
