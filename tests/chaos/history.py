@@ -1,8 +1,10 @@
 """A seeded chaos run's history and the Elle-style check of it against a model of the ledger rules.
 
-Clients record every logical operation (a purchase credit, a spend, a reward redemption or a game play)
-with each attempt's answer; after the run the database is read back as `Applied` rows, vouchers, plays and
-stock counters (an operation is applied iff its idempotency key holds an answer: a purchase's or spend's
+Clients record every logical operation (a purchase credit, a spend, a reward redemption, a game play or a
+till's offline upload) with each attempt's answer; an upload's items are purchases of their own (each with
+its key, order and answer), recorded as its `items` and checked like RecordPurchase calls. After the run
+the database is read back as `Applied` rows, vouchers, plays, purchase rows, order claims and stock
+counters (an operation is applied iff its idempotency key holds an answer: a purchase's or spend's
 names its ledger entry, a redemption's its voucher, a play's its play). A redemption's ledger entry is the
 REDEEM entry of its voucher, a play's the GAME_WIN entry of its play (none when nothing was won).
 `check` then replays, member by member in the ledger's commit order, a model where credits (purchases,
@@ -13,6 +15,10 @@ game wins) add and debits (spends, redemptions) subtract, and lists every violat
   exactly one play row (and one GAME_WIN entry iff it won points);
 - a refused operation (a definitive error) was applied;
 - an operation whose outcome the client never learned was applied more than once;
+- a purchase (a RecordPurchase call or an upload's item) is partly there: its order claimed, its purchase
+  row, its EARN entry and its key's answer are all there, once each and naming each other, or none is;
+  an acknowledged upload has an answer for each of its items;
+- an idempotency key was committed without its answer;
 - a ledger entry, voucher or play belongs to no operation;
 - the model's balance differs from an entry's balance_after or from the final balance, or a debit took
   the model's balance below zero;
@@ -29,11 +35,23 @@ import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Applied", "Attempt", "History", "Kind", "Op", "PlayRead", "Stock", "VoucherRead", "check"]
+__all__ = [
+    "Applied",
+    "Attempt",
+    "History",
+    "Kind",
+    "Op",
+    "OrderRead",
+    "PlayRead",
+    "PurchaseRead",
+    "Stock",
+    "VoucherRead",
+    "check",
+]
 
-Kind = Literal["purchase", "spend", "redeem", "play"]
+Kind = Literal["purchase", "spend", "redeem", "play", "upload"]
 Outcome = Literal["ack", "refused", "unknown"]
 
 
@@ -53,7 +71,7 @@ class Op:
     key: str
     order_id: str
     amount: int
-    """amount_minor of a purchase, points of a spend; 0 for a redemption or a play."""
+    """amount_minor of a purchase, points of a spend; 0 for a redemption, a play or an upload."""
     attempts: list[Attempt] = field(default_factory=list)
     outcome: Outcome = "unknown"
     refusal: str = ""
@@ -68,6 +86,30 @@ class Op:
     """The acknowledged voucher (redemption) or play (play)."""
     won: bool = False
     """An acknowledged play won a prize."""
+    purchase_id: str = ""
+    """The acknowledged purchase of a purchase (or an upload's item)."""
+    items: list[Op] = field(default_factory=list)
+    """An upload's items, in request order: purchases (via "upload") with their own key and order, whose
+    outcome is their own result when the upload was acknowledged, and the upload's outcome otherwise. An
+    item sent twice in one upload (the same key) is here twice."""
+    age_seconds: int = 0
+    """An upload item's occurred_at: this long before the upload was first sent."""
+    duplicate: bool = False
+    """An acknowledged upload item was answered as a duplicate (an earlier attempt's or copy's answer)."""
+
+    def ledger_ops(self) -> list[Op]:
+        """The operation's calls that make a ledger entry by key: itself, or an upload's items."""
+        return self.items if self.kind == "upload" else [self]
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Op:
+        return cls(
+            **{
+                **raw,
+                "attempts": [Attempt(**a) for a in raw["attempts"]],
+                "items": [cls.of(item) for item in raw.get("items", [])],
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +152,25 @@ class PlayRead:
 
 
 @dataclass(frozen=True)
+class PurchaseRead:
+    """A purchase row as read back from the database."""
+
+    member_id: str
+    purchase_id: str
+    order_id: str
+    points: int
+
+
+@dataclass(frozen=True)
+class OrderRead:
+    """An order claim (`purchase_orders`) as read back from the database."""
+
+    order_id: str
+    member_id: str
+    purchase_id: str
+
+
+@dataclass(frozen=True)
 class Stock:
     """A stock-holding item at the end: a reward (total and remaining from its row) or a game prize (total
     from the game's spec, remaining from `game_prizes`)."""
@@ -128,9 +189,15 @@ class History:
     """idempotency key -> entry_id of its stored answer (purchases and spends that were applied)."""
     key_objects: dict[str, str] = field(default_factory=dict)
     """idempotency key -> voucher_id or play_id of its stored answer (redemptions and plays applied)."""
+    key_purchases: dict[str, str] = field(default_factory=dict)
+    """idempotency key -> purchase_id of its stored answer (purchases and upload items applied)."""
+    unanswered_keys: list[str] = field(default_factory=list)
+    """Keys committed without an answer (a committed claim always has one)."""
     entries: list[Applied] = field(default_factory=list)
     vouchers: list[VoucherRead] = field(default_factory=list)
     plays: list[PlayRead] = field(default_factory=list)
+    purchases: list[PurchaseRead] = field(default_factory=list)
+    orders: list[OrderRead] = field(default_factory=list)
     stocks: list[Stock] = field(default_factory=list)
     final_balances: dict[str, int] = field(default_factory=dict)
     """member_id -> available + pending at the end."""
@@ -141,15 +208,18 @@ class History:
     @classmethod
     def load(cls, path: Path) -> History:
         raw = json.loads(path.read_text())
-        ops = [Op(**{**o, "attempts": [Attempt(**a) for a in o["attempts"]]}) for o in raw["ops"]]
         return cls(
             seed=raw["seed"],
-            ops=ops,
+            ops=[Op.of(o) for o in raw["ops"]],
             key_entries=raw["key_entries"],
             key_objects=raw.get("key_objects", {}),
+            key_purchases=raw.get("key_purchases", {}),
+            unanswered_keys=raw.get("unanswered_keys", []),
             entries=[Applied(**e) for e in raw["entries"]],
             vouchers=[VoucherRead(**v) for v in raw.get("vouchers", [])],
             plays=[PlayRead(**p) for p in raw.get("plays", [])],
+            purchases=[PurchaseRead(**p) for p in raw.get("purchases", [])],
+            orders=[OrderRead(**o) for o in raw.get("orders", [])],
             stocks=[Stock(**s) for s in raw.get("stocks", [])],
             final_balances=raw["final_balances"],
         )
@@ -169,6 +239,8 @@ class _Index:
     """(entry_type, source_ref) -> entries: a voucher's REDEEM entries, a play's GAME_WIN entries."""
     vouchers_by_key: dict[str, list[VoucherRead]] = field(default_factory=lambda: defaultdict(list))
     plays_by_id: dict[str, list[PlayRead]] = field(default_factory=lambda: defaultdict(list))
+    purchases_by_order: dict[str, list[PurchaseRead]] = field(default_factory=lambda: defaultdict(list))
+    orders_by_id: dict[str, list[OrderRead]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod
     def of(cls, history: History) -> _Index:
@@ -180,12 +252,16 @@ class _Index:
             index.vouchers_by_key[voucher.source_ref].append(voucher)
         for play in history.plays:
             index.plays_by_id[play.play_id].append(play)
+        for purchase in history.purchases:
+            index.purchases_by_order[purchase.order_id].append(purchase)
+        for order in history.orders:
+            index.orders_by_id[order.order_id].append(order)
         return index
 
     def owners(self, history: History) -> dict[str, Op]:
         """entry_id -> the operation that made it, per the database."""
         owner: dict[str, Op] = {}
-        for op in history.ops:
+        for op in (call for operation in history.ops for call in operation.ledger_ops()):
             if op.kind in ("purchase", "spend") and op.key in history.key_entries:
                 owner[history.key_entries[op.key]] = op
             elif op.kind == "redeem":
@@ -215,6 +291,57 @@ def _ledger_op_problems(name: str, op: Op, history: History, index: _Index) -> l
         problems.append(f"{name}: refused ({op.refusal}) but applied as {entry_id}")
     elif op.outcome == "unknown" and entry_id is not None and len(copies) != 1:
         problems.append(f"{name}: outcome unknown, in the ledger {len(copies)} times")
+    if op.kind == "purchase":
+        problems += _purchase_row_problems(name, op, history, index)
+    return problems
+
+
+def _purchase_row_problems(name: str, op: Op, history: History, index: _Index) -> list[str]:
+    """A purchase is there once, whole, or not at all: its key's answer, its order claim, its purchase row
+    and (when it earned) its EARN entry name each other; without an answer none of them is there."""
+    problems: list[str] = []
+    purchase_id = history.key_purchases.get(op.key)
+    claims = [(o.member_id, o.purchase_id) for o in index.orders_by_id.get(op.order_id, [])]
+    rows = index.purchases_by_order.get(op.order_id, [])
+    stored = [(row.member_id, row.purchase_id) for row in rows]
+    if purchase_id is None:
+        if claims or stored:
+            problems.append(f"{name}: no answer, yet order claims {claims} and purchase rows {stored}")
+        return problems
+    if op.outcome == "ack" and op.purchase_id != purchase_id:
+        problems.append(f"{name}: acknowledged purchase {op.purchase_id}, database answer has {purchase_id}")
+    if claims != [(op.member_id, purchase_id)] or stored != claims:
+        problems.append(
+            f"{name}: answer {purchase_id} of {op.member_id}, order claims {claims}, purchase rows {stored}"
+        )
+    entry_id = history.key_entries.get(op.key, "")
+    entries = index.by_entry.get(entry_id, []) if entry_id else []
+    if len(rows) == 1 and len(entries) <= 1:
+        earned = entries[0].points if entries else 0
+        if rows[0].points != earned or any(entry.source_ref != op.order_id for entry in entries):
+            problems.append(
+                f"{name}: purchase row earned {rows[0].points}, its entry {entries} (order {op.order_id})"
+            )
+    return problems
+
+
+def _upload_problems(name: str, op: Op, history: History, index: _Index) -> list[str]:
+    """An acknowledged upload answers every item; each item is checked as a purchase of its own."""
+    problems: list[str] = []
+    if op.outcome == "ack":
+        unanswered = [position for position, item in enumerate(op.items) if item.outcome == "unknown"]
+        if unanswered:
+            problems.append(f"{name}: acknowledged without a result for items {unanswered}")
+    seen: set[str] = set()
+    for position, item in enumerate(op.items):
+        item_name = f"{name} item {position} ({item.key} member {item.member_id})"
+        problems += _ledger_op_problems(item_name, item, history, index)
+        # A copy of an earlier item is that item's answer; a first copy is new unless an earlier attempt
+        # of the upload (which left no answer with the client) may have written it.
+        expected = True if item.key in seen else (None if len(op.attempts) > 1 else False)
+        if item.outcome == "ack" and expected is not None and item.duplicate != expected:
+            problems.append(f"{item_name}: answered with duplicate={item.duplicate}")
+        seen.add(item.key)
     return problems
 
 
@@ -270,6 +397,7 @@ _OP_CHECKS = {
     "spend": _ledger_op_problems,
     "redeem": _redeem_problems,
     "play": _play_problems,
+    "upload": _upload_problems,
 }
 
 
@@ -318,6 +446,21 @@ def _play_row_problems(history: History, index: _Index) -> list[str]:
     return problems
 
 
+def _purchase_table_problems(history: History) -> list[str]:
+    """Every purchase row and order claim is some purchase's; every committed key has its answer."""
+    problems = [f"key {key}: committed without an answer" for key in history.unanswered_keys]
+    orders = {call.order_id for op in history.ops for call in op.ledger_ops() if call.kind == "purchase"}
+    for row in history.purchases:
+        if row.order_id not in orders:
+            problems.append(
+                f"purchase {row.purchase_id} (member {row.member_id}): order {row.order_id} unknown"
+            )
+    for claim in history.orders:
+        if claim.order_id not in orders:
+            problems.append(f"order claim {claim.order_id} ({claim.purchase_id}): belongs to no purchase")
+    return problems
+
+
 def _stock_problems(history: History) -> list[str]:
     """No reward or prize handed out beyond its stock, and the counters add up."""
     problems: list[str] = []
@@ -340,7 +483,7 @@ def _stock_problems(history: History) -> list[str]:
 
 
 _SIGNS = {"purchase": 1, "play": 1, "spend": -1, "redeem": -1}
-_ENTRY_TYPES = {"redeem": "redeem", "play": "game_win"}
+_ENTRY_TYPES = {"purchase": "earn", "redeem": "redeem", "play": "game_win"}
 
 
 def _member_problems(history: History, owner: dict[str, Op]) -> list[str]:
@@ -385,6 +528,7 @@ def check(history: History) -> list[str]:
         *_op_problems(history, index),
         *_voucher_problems(history, index),
         *_play_row_problems(history, index),
+        *_purchase_table_problems(history),
         *_stock_problems(history),
         *_member_problems(history, index.owners(history)),
     ]
@@ -393,8 +537,18 @@ def check(history: History) -> list[str]:
     return problems
 
 
+def _repeated_keys(history: History) -> set[str]:
+    """Keys sent more than once within one upload."""
+    repeated: set[str] = set()
+    for op in history.ops:
+        keys = [item.key for item in op.items]
+        repeated |= {key for key in keys if keys.count(key) > 1}
+    return repeated
+
+
 def summary(history: History) -> dict[str, int]:
     attempts = sum(len(op.attempts) for op in history.ops)
+    items = [item for op in history.ops for item in op.items]
 
     def acked(kind: str) -> int:
         return sum(op.kind == kind and op.outcome == "ack" for op in history.ops)
@@ -419,6 +573,18 @@ def summary(history: History) -> dict[str, int]:
         "plays_acknowledged": acked("play"),
         "play_rows": len(history.plays),
         "prize_wins": sum(bool(play.prize_id) for play in history.plays),
+        "uploads": sum(op.kind == "upload" for op in history.ops),
+        "uploads_acknowledged": acked("upload"),
+        "upload_items": len(items),
+        "upload_items_acknowledged": sum(item.outcome == "ack" for item in items),
+        "upload_items_refused": sum(item.outcome == "refused" for item in items),
+        "upload_items_repeated": len(items) - len({item.key for item in items}),
+        "upload_items_written_by_an_earlier_attempt": len(
+            {item.key for item in items if item.duplicate} - _repeated_keys(history)
+        ),
+        "upload_items_unknown_applied": sum(
+            item.outcome == "unknown" and item.key in history.key_purchases for item in items
+        ),
     }
 
 

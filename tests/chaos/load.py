@@ -1,9 +1,14 @@
 """The chaos run: client workers that retry with the same idempotency key, and a seeded schedule of faults.
 
-Workers pick a member, a kind (purchase, spend, reward redemption or game play) and an amount from their
-own seeded random stream, send the call to a random replica, and on UNAVAILABLE or DEADLINE_EXCEEDED try
-again (maybe on another replica) with the same key, until the answer is definitive or the operation's
-time is up (then its outcome is unknown). Every attempt lands in the `History`.
+Workers pick a member, a kind (purchase, spend, reward redemption, game play or a till's offline upload)
+and an amount from their own seeded random stream, send the call to a random replica, and on UNAVAILABLE
+or DEADLINE_EXCEEDED try again (maybe on another replica) with the same request (the same keys), until
+the answer is definitive or the operation's time is up (then its outcome is unknown). Every attempt lands
+in the `History`.
+
+An upload (SyncOfflinePurchases, with a till's key of its store) carries 5 to 60 purchases of random
+members and amounts that happened up to a few days ago, each with its own key and order; sometimes one is
+sent twice in the same upload (the same key: its second result is the first one's).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -35,6 +40,7 @@ __all__ = ["CHANNEL_OPTIONS", "Fault", "LoadPlan", "run_workers"]
 
 CURRENCY = "EUR"
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+_CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
@@ -55,6 +61,15 @@ class LoadPlan:
     spend_share: float = 0.3
     redeem_share: float = 0.1
     play_share: float = 0.15
+    upload_share: float = 0.1
+    upload_items: tuple[int, int] = (5, 60)
+    upload_max_age_seconds: int = 5 * 86400
+    """Items happened up to this long ago (well within the offline max age of 30 days)."""
+    upload_repeat_share: float = 0.3
+    """The share of uploads that send one of their items twice."""
+    pos_secret: str = ""
+    """A till's key (SyncOfflinePurchases is for tills only) of `store_id`; empty: no uploads."""
+    store_id: str = ""
     member_tokens: Mapping[str, str] = field(default_factory=dict)
     """member_id -> a member token (redemptions in the app channel and plays)."""
     reward_id: str = ""
@@ -65,6 +80,7 @@ class LoadPlan:
         shares: tuple[tuple[Kind, float], ...] = (
             ("redeem", self.redeem_share if self.reward_id else 0.0),
             ("play", self.play_share if self.game_id else 0.0),
+            ("upload", self.upload_share if self.pos_secret else 0.0),
             ("spend", self.spend_share),
         )
         for kind, share in shares:
@@ -110,6 +126,22 @@ class _Stubs:
 
 def _request(op: Op, plan: LoadPlan) -> Message:
     member = common_pb2.MemberRef(member_id=op.member_id)
+    if op.kind == "upload":
+        now = datetime.now(UTC)  # a repeated item is the same request as its first copy
+        return ledger_pb2.SyncOfflinePurchasesRequest(
+            purchases=[
+                ledger_pb2.RecordPurchaseRequest(
+                    idempotency_key=item.key,
+                    member=common_pb2.MemberRef(member_id=item.member_id),
+                    channel=common_pb2.CHANNEL_POS,
+                    store_id=plan.store_id,
+                    order_id=item.order_id,
+                    amount=common_pb2.Money(amount_minor=item.amount, currency=CURRENCY),
+                    occurred_at=to_timestamp(now - timedelta(seconds=item.age_seconds)),
+                )
+                for item in op.items
+            ]
+        )
     if op.kind == "purchase":
         return ledger_pb2.RecordPurchaseRequest(
             idempotency_key=op.key,
@@ -139,12 +171,25 @@ def _request(op: Op, plan: LoadPlan) -> Message:
 
 async def _send(stubs: _Stubs, op: Op, request: Message, plan: LoadPlan) -> None:
     """One attempt; sets the op's outcome when the answer is definitive, raises AioRpcError otherwise."""
-    secret = plan.member_tokens[op.member_id] if op.via == "member" else plan.secret
+    secret = {"member": plan.member_tokens.get(op.member_id, ""), "pos": plan.pos_secret}.get(
+        op.via, plan.secret
+    )
     metadata = (("authorization", f"Bearer {secret}"),)
     timeout = plan.attempt_timeout_seconds
     if op.kind == "purchase":
         bought = await stubs.ledger.RecordPurchase(request, metadata=metadata, timeout=timeout)
-        op.entry_id, op.points = bought.entry_id, bought.points
+        op.entry_id, op.points, op.purchase_id = bought.entry_id, bought.points, bought.purchase_id
+    elif op.kind == "upload":
+        synced = await stubs.ledger.SyncOfflinePurchases(request, metadata=metadata, timeout=timeout)
+        for result in synced.results:  # an item without a result stays unknown (history flags it)
+            item = op.items[result.index]
+            if result.HasField("purchase"):
+                item.outcome, item.entry_id = "ack", result.purchase.entry_id
+                item.points, item.purchase_id = result.purchase.points, result.purchase.purchase_id
+                item.duplicate = result.duplicate
+            else:
+                item.outcome = "refused"
+                item.refusal = f"{_CODE_NAMES.get(result.error.code)} {result.error.message}"
     elif op.kind == "spend":
         spent = await stubs.ledger.SpendPoints(request, metadata=metadata, timeout=timeout)
         op.entry_id, op.points, op.ack_available = spent.entry_id, -op.amount, spent.balance.available
@@ -178,6 +223,8 @@ async def _perform(
             code = error.code().name
             if error.code() not in RETRYABLE:
                 op.outcome, op.refusal = "refused", f"{code} {_reason(error)}".strip()
+                for item in op.items:  # the whole upload refused: no item was applied
+                    item.outcome, item.refusal = "refused", op.refusal
         op.attempts.append(
             Attempt(server=server, code=code, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
         )
@@ -185,6 +232,32 @@ async def _perform(
         if op.outcome != "unknown":
             return
         await asyncio.sleep(rng.uniform(0.05, 0.25))
+
+
+def _upload_items(upload: Op, plan: LoadPlan, rng: random.Random) -> list[Op]:
+    """An upload's items: purchases of random members (a member often more than once), in the order they
+    happened (oldest first); sometimes one item again, later in the same upload, under its key."""
+    ages = sorted(
+        (rng.randrange(60, plan.upload_max_age_seconds) for _ in range(rng.randint(*plan.upload_items))),
+        reverse=True,
+    )
+    items = [
+        Op(
+            op_id=upload.op_id,
+            kind="purchase",
+            member_id=rng.choice(list(plan.members)),
+            key=f"{upload.key}-{position}",
+            order_id=f"{upload.key}-{position}",
+            amount=100 * rng.randint(1, 50),
+            via="upload",
+            age_seconds=age,
+        )
+        for position, age in enumerate(ages)
+    ]
+    if rng.random() < plan.upload_repeat_share:
+        again = rng.randrange(len(items))
+        items.insert(rng.randint(again + 1, len(items)), replace(items[again], attempts=[], items=[]))
+    return items
 
 
 async def run_workers(
@@ -214,6 +287,8 @@ async def run_workers(
                 via = "member"  # PlayGame as the member's app would call it
             elif kind == "redeem":
                 via = rng.choice(("member", "webshop"))
+            elif kind == "upload":
+                via = "pos"
             op = Op(
                 op_id=len(history.ops),
                 kind=kind,
@@ -223,6 +298,9 @@ async def run_workers(
                 amount=amount,
                 via=via,
             )
+            if kind == "upload":
+                op.member_id, op.order_id = "", ""
+                op.items = _upload_items(op, plan, rng)
             history.ops.append(op)
             await _perform(op, stubs, rng, plan, counters)
 

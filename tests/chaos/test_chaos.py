@@ -2,9 +2,11 @@
 of PostgreSQL; then every acknowledged write is in the ledger exactly once and the history checks out.
 
 The load: purchases and spends (web shop key), redemptions of a reward with a small stock (member token
-or web shop key) and plays of a free game with a stock-limited points prize (member token). Afterwards no
-reward or prize went beyond its stock, each acknowledged redemption has one voucher and one REDEEM entry,
-each acknowledged play one play row, and `loyalty-service check` passes.
+or web shop key), plays of a free game with a stock-limited points prize (member token) and a till's
+offline uploads (SyncOfflinePurchases with a POS key of a store: up to 60 purchases each, written in
+chunk transactions). Afterwards no reward or prize went beyond its stock, each acknowledged redemption has
+one voucher and one REDEEM entry, each acknowledged play one play row, each purchase (an upload's items
+included) is there whole once or not at all, and `loyalty-service check` passes.
 
 Bounded (about a minute), loopback only, on a PostgreSQL of its own. `LOYALTY_CHAOS_SEED=<n>` replays a
 run's schedule; a failure prints the seed and the path of the saved history
@@ -42,11 +44,22 @@ from sqlalchemy import func, select
 from loyalty_service.auth import credentials
 from loyalty_service.auth.principal import PrincipalKind
 from loyalty_service.db.engine import create_engine
-from loyalty_service.db.tables import accounts, idempotency_keys, ledger_entries
+from loyalty_service.db.tables import accounts, idempotency_keys, ledger_entries, purchase_orders, purchases
 from loyalty_service.db.tables_games import game_plays, game_prizes, games
 from loyalty_service.db.tables_rewards import rewards, vouchers
+from loyalty_service.program import stores
 from loyalty_service.proto_time import to_timestamp
-from tests.chaos.history import Applied, History, PlayRead, Stock, VoucherRead, check, summary
+from tests.chaos.history import (
+    Applied,
+    History,
+    OrderRead,
+    PlayRead,
+    PurchaseRead,
+    Stock,
+    VoucherRead,
+    check,
+    summary,
+)
 from tests.chaos.load import CURRENCY, Counters, Fault, LoadPlan, run_workers
 from tests.chaos.postgres import DedicatedPostgres
 from tests.support.processes import TEST_SIGNING_KEY, ServerProcess, start_server_process
@@ -63,6 +76,7 @@ PRIZE_STOCK = 10
 PRIZE_POINTS = 25
 PRIZE_WEIGHT = 3
 NO_PRIZE_WEIGHT = 1
+STORE_ID = "chaos-store"
 
 
 @pytest.fixture
@@ -86,11 +100,16 @@ def _schedule(seed: int) -> list[Fault]:
     return sorted(faults, key=lambda fault: fault.at_seconds)
 
 
-async def _credential(url: str, kind: PrincipalKind) -> str:
+async def _credential(url: str, kind: PrincipalKind, store_id: str | None = None) -> str:
+    """A key of `kind` made in the database (as the CLI bootstraps one); a till's with its store."""
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.begin() as conn:
-            _row, key = await credentials.create(conn, kind=kind, name=f"chaos {kind.value}", store_id=None)
+            if store_id is not None:
+                await stores.create(conn, store_id=store_id, name="Chaos store", now=datetime.now(UTC))
+            _row, key = await credentials.create(
+                conn, kind=kind, name=f"chaos {kind.value}", store_id=store_id
+            )
     finally:
         await engine.dispose()
     return key
@@ -99,6 +118,8 @@ async def _credential(url: str, kind: PrincipalKind) -> str:
 @dataclass(frozen=True)
 class Programme:
     web_key: str
+    pos_key: str
+    """A till of STORE_ID (offline uploads)."""
     members: list[str]
     member_tokens: dict[str, str]
     reward_id: str
@@ -106,8 +127,10 @@ class Programme:
 
 
 async def _programme(address: str, url: str) -> Programme:
-    """A base rate of 1 point per euro, a reward and a game with small stocks, members and their tokens."""
+    """A base rate of 1 point per euro, a reward and a game with small stocks, members and their tokens,
+    and a till of a store."""
     web_key = await _credential(url, PrincipalKind.WEBSHOP)
+    pos_key = await _credential(url, PrincipalKind.POS, STORE_ID)
     back_key = await _credential(url, PrincipalKind.BACKOFFICE)
     async with grpc.aio.insecure_channel(address) as channel:
         back = (("authorization", f"Bearer {back_key}"),)
@@ -176,7 +199,7 @@ async def _programme(address: str, url: str) -> Programme:
                 members_pb2.IssueMemberTokenRequest(member_id=member_id, ttl_seconds=600), metadata=web
             )
             tokens[member_id] = issued.token
-    return Programme(web_key, ids, tokens, reward.reward.reward_id, game.game.game_id)
+    return Programme(web_key, pos_key, ids, tokens, reward.reward.reward_id, game.game.game_id)
 
 
 class Cluster:
@@ -231,9 +254,10 @@ async def _read_back(url: str, history: History) -> tuple[int, int]:
             )
             for key, method, response in keys:
                 if response is None:
-                    continue
-                if method == "RecordPurchase":
-                    history.key_entries[key] = ledger_pb2.RecordPurchaseResponse.FromString(response).entry_id
+                    history.unanswered_keys.append(key)
+                elif method == "RecordPurchase":  # a RecordPurchase call's or an offline upload item's
+                    bought = ledger_pb2.RecordPurchaseResponse.FromString(response)
+                    history.key_entries[key], history.key_purchases[key] = bought.entry_id, bought.purchase_id
                 elif method == "SpendPoints":
                     history.key_entries[key] = ledger_pb2.SpendPointsResponse.FromString(response).entry_id
                 elif method == "RedeemReward":
@@ -275,6 +299,16 @@ async def _read_back(url: str, history: History) -> tuple[int, int]:
                 )
             )
             history.plays = [PlayRead(*row) for row in play_rows]
+            purchase_rows = await conn.execute(
+                select(
+                    purchases.c.member_id, purchases.c.purchase_id, purchases.c.order_id, purchases.c.points
+                )
+            )
+            history.purchases = [PurchaseRead(*row) for row in purchase_rows]
+            order_rows = await conn.execute(
+                select(purchase_orders.c.order_id, purchase_orders.c.member_id, purchase_orders.c.purchase_id)
+            )
+            history.orders = [OrderRead(*row) for row in order_rows]
             for reward_id, total, remaining in await conn.execute(
                 select(rewards.c.reward_id, rewards.c.stock_total, rewards.c.stock_remaining)
             ):
@@ -336,6 +370,8 @@ async def test_acknowledged_writes_survive_kills_and_a_database_crash(
             seed=seed,
             members=programme.members,
             secret=programme.web_key,
+            pos_secret=programme.pos_key,
+            store_id=STORE_ID,
             duration_seconds=LOAD_SECONDS,
             member_tokens=programme.member_tokens,
             reward_id=programme.reward_id,
@@ -380,4 +416,6 @@ async def test_acknowledged_writes_survive_kills_and_a_database_crash(
     assert {stock.kind for stock in history.stocks} == {"reward", "prize"}, f"{replay}: {history.stocks}"
     assert report["redemptions_acknowledged"], f"{replay}: no redemption got through: {report}"
     assert report["plays_acknowledged"], f"{replay}: no play got through: {report}"
+    assert report["uploads_acknowledged"], f"{replay}: no offline upload got through: {report}"
+    assert summary(history)["upload_items_acknowledged"] > 100, f"{replay}: too few upload items: {report}"
     assert len(done) == KILLS + 1, replay
