@@ -61,8 +61,8 @@ class LoadPlan:
     spend_share: float = 0.3
     redeem_share: float = 0.1
     play_share: float = 0.15
-    upload_share: float = 0.1
-    upload_items: tuple[int, int] = (5, 60)
+    upload_share: float = 0.05
+    upload_items: tuple[int, int] = (5, 40)
     upload_max_age_seconds: int = 5 * 86400
     """Items happened up to this long ago (well within the offline max age of 30 days)."""
     upload_repeat_share: float = 0.3
