@@ -37,6 +37,15 @@ class ReadAhead(Generic[K, V]):
         """Hold `rows` for the transaction `conn` is in (replacing what an earlier chunk kept)."""
         self._held.set((await fast.transaction_of(conn), dict(rows)))
 
+    async def add(self, conn: AsyncConnection, key: K, value: V) -> None:
+        """Hold one more row for the transaction `conn` is in."""
+        transaction = await fast.transaction_of(conn)
+        held = self._held.get()
+        if held is None or held[0] is not transaction:
+            held = (transaction, {})
+            self._held.set(held)
+        held[1][key] = value
+
     async def take(self, conn: AsyncConnection, key: K) -> V | None:
         """The row read ahead for `key` in this transaction, once; None: read it yourself."""
         held = self._held.get()

@@ -123,6 +123,9 @@ members = Table(
     Column("display_name", Text, nullable=False, server_default=text("''")),
     Column("merged_into", Text, nullable=True),
     now_column("created_at"),
+    # Set while the member is a referee whose referral is pending (journeys, through members.api): the
+    # look-up every purchase makes says whether the referral must be read at all.
+    Column("pending_referral", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("status in ('active', 'provisional', 'closed', 'erased')", name="status"),
 )
 

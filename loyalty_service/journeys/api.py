@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,6 @@ __all__ = [
     "on_enrol",
     "on_purchase",
     "on_refund",
-    "read_ahead",
     "read_referral_code",
     "referral_code_of",
 ]
@@ -124,11 +123,6 @@ async def on_purchase(
         )
     await referrals.reward_first_purchase(conn, book=book, purchase_id=purchase_id, now=now)
     return PurchaseJourney(pickup_deadline=deadline)
-
-
-async def read_ahead(conn: AsyncConnection, member_ids: Sequence[str]) -> None:
-    """What `on_purchase` reads of each member, for a batch of purchases in one statement."""
-    await referrals.read_ahead(conn, member_ids)
 
 
 async def on_refund(

@@ -24,11 +24,11 @@ from datetime import datetime
 from loyalty.v1 import events_pb2, journeys_pb2, members_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.events import outbox
 from loyalty_service.journeys import domain, store
 from loyalty_service.ledger import api as ledger_api
+from loyalty_service.members import api as members_api
 
 __all__ = ["assign_code", "enrol_with_code", "reward_first_purchase"]
 
@@ -67,6 +67,8 @@ async def enrol_with_code(
     made = await store.count_referrals_since(conn, referrer_id, domain.year_start(now))
     status = "pending" if domain.under_referral_limit(made, settings.referrals_per_year_max) else "over_limit"
     await store.insert_referral(conn, member_id=member_id, referrer_id=referrer_id, status=status, now=now)
+    if status == "pending":
+        await members_api.set_pending_referral(conn, member_id, True)
     return members_pb2.Referral(referrer_member_id=referrer_id, status=_STATUS[status])
 
 
@@ -113,31 +115,19 @@ async def _bonus(
     return moved.entry_id
 
 
-_pending_read = ReadAhead[str, bool]("pending_referrals_read_ahead")
-"""Whether each member of a batch is a referee whose referral is pending, read by `read_ahead`."""
-
-
-async def read_ahead(conn: AsyncConnection, member_ids: Sequence[str]) -> None:
-    """Find the pending referrals of many members in one statement, for the `reward_first_purchase`
-    calls of this transaction that follow (a batch of purchases). A referral is created only with its
-    member, and a pending one only ever stops being pending, so a member read here as having none
-    gets none before the transaction ends."""
-    pending = await store.pending_referrals(conn, member_ids)
-    await _pending_read.keep(conn, {member_id: member_id in pending for member_id in member_ids})
-
-
 async def reward_first_purchase(
     conn: AsyncConnection, *, book: ledger_api.Book, purchase_id: str, now: datetime
 ) -> None:
     """In the purchase's transaction, the referee's Book open: pay a pending referral, once."""
-    if await _pending_read.take(conn, book.member_id) is False:
-        return  # read ahead for a batch: not a referee with a pending referral
+    if not await members_api.referral_may_be_pending(conn, book.member_id):
+        return  # the member row this purchase read says so: no referral read
     referral = await store.lock_referral(conn, book.member_id)
     if referral is None or referral.status != "pending":
         return
     referee_ids: Sequence[tuple[str, str]] = await store.identifiers_of(conn, book.member_id)
     if domain.same_person(referee_ids, await store.identifiers_of(conn, referral.referrer_id)):
         await store.update_referral(conn, book.member_id, status="self_referral", purchase_id=purchase_id)
+        await members_api.set_pending_referral(conn, book.member_id, False)
         return
     settings = await store.read_settings(conn)
     referrer_points = settings.referrer_bonus_points
@@ -176,3 +166,4 @@ async def reward_first_purchase(
         referrer_entry_id=referrer_entry or None,
         referee_entry_id=referee_entry or None,
     )
+    await members_api.set_pending_referral(conn, book.member_id, False)

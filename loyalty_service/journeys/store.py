@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,7 +40,6 @@ __all__ = [
     "lock_code",
     "lock_referral",
     "member_status",
-    "pending_referrals",
     "pickups_by_order",
     "read_settings",
     "recorded_channels",
@@ -280,16 +279,6 @@ async def insert_referral(
 _LOCK_REFERRAL = (
     f"select {', '.join(c.name for c in referrals.c)} from referrals where member_id = $1 for update"
 )
-
-
-_PENDING_REFERRALS = (
-    "select member_id from referrals where member_id = any($1::text[]) and status = 'pending'"
-)
-
-
-async def pending_referrals(conn: AsyncConnection, member_ids: Sequence[str]) -> set[str]:
-    """Which of the members are referees whose referral is still pending, in one statement."""
-    return {str(row[0]) for row in await fast.fetch(conn, _PENDING_REFERRALS, list(member_ids))}
 
 
 async def lock_referral(conn: AsyncConnection, member_id: str, *, lock: bool = True) -> ReferralRow | None:

@@ -147,13 +147,11 @@ async def read_ahead(
 ) -> dict[members_api.MemberKey, str]:
     """For a batch of purchases in one transaction: lock their ledgers in member id order (so that
     concurrent batches cannot deadlock) and read, in one statement each, what every purchase would
-    read on its own: its member, its ledger, a pending referral. Returns the member id of each
-    reference that names a member."""
+    read on its own: its member (which says whether a referral may be pending) and its ledger.
+    Returns the member id of each reference that names a member."""
     keys = [purchase.member for purchase in purchases]
-    locked = await store.lock_accounts(conn, keys)
-    members = await members_api.read_ahead(conn, keys)
-    await journeys_api.read_ahead(conn, sorted(locked))
-    return members
+    await store.lock_accounts(conn, keys)
+    return await members_api.read_ahead(conn, keys)
 
 
 async def claim_orders_ahead(

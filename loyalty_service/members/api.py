@@ -23,8 +23,10 @@ __all__ = [
     "create_provisional",
     "has_consent",
     "read_ahead",
+    "referral_may_be_pending",
     "require_member",
     "resolve",
+    "set_pending_referral",
     "usable_member",
 ]
 
@@ -45,6 +47,8 @@ reference and then requires the member by id, and the second look-up can use the
 
 _members_read = ReadAhead[MemberKey, store.MemberRow]("members_read_ahead")
 """Member rows `read_ahead` read for a batch's transaction."""
+_referral_flags = ReadAhead[str, bool]("pending_referral_flags")
+"""`pending_referral` of the members this transaction read, for `referral_may_be_pending`."""
 
 
 async def read_ahead(conn: AsyncConnection, keys: Iterable[MemberKey]) -> dict[MemberKey, str]:
@@ -61,6 +65,7 @@ async def read_ahead(conn: AsyncConnection, keys: Iterable[MemberKey]) -> dict[M
         if row is not None:
             found[key] = row
     await _members_read.keep(conn, found)
+    await _referral_flags.keep(conn, {row.member_id: row.pending_referral for row in found.values()})
     return {key: row.member_id for key, row in found.items()}
 
 
@@ -75,8 +80,25 @@ def _lookup(key: MemberKey) -> tuple[str | None, str]:
 
 async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
     row = await _members_read.take(conn, key) or await _read_member(conn, key)
-    _resolved.set(None if row is None else (await fast.transaction_of(conn), row))
-    return None if row is None else row.member_id
+    if row is None:
+        _resolved.set(None)
+        return None
+    _resolved.set((await fast.transaction_of(conn), row))
+    await _referral_flags.add(conn, row.member_id, row.pending_referral)
+    return row.member_id
+
+
+async def referral_may_be_pending(conn: AsyncConnection, member_id: str) -> bool:
+    """Whether the member may be a referee with a pending referral, from the member row this
+    transaction read (`resolve`, `read_ahead`); True when it read none. Once False it stays False: a
+    referral is made pending only with its new member, and a pending one only ever stops being so."""
+    flag = await _referral_flags.take(conn, member_id)
+    return flag is None or flag
+
+
+async def set_pending_referral(conn: AsyncConnection, member_id: str, pending: bool) -> None:
+    """Journeys marks a referee's referral pending at enrolment and clears it when it is settled."""
+    await store.set_pending_referral(conn, member_id, pending)
 
 
 async def _read_member(conn: AsyncConnection, key: MemberKey) -> store.MemberRow | None:

@@ -32,6 +32,7 @@ __all__ = [
     "member_by_identifier",
     "members_by_ids_and_identifiers",
     "record_consent",
+    "set_pending_referral",
     "set_status",
 ]
 
@@ -43,6 +44,8 @@ class MemberRow:
     display_name: str
     merged_into: str | None
     created_at: datetime
+    pending_referral: bool = False
+    """A referee whose referral is still pending (journeys keeps it through members.api)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,12 @@ class ConsentRow:
 def _member(row: object) -> MemberRow:
     m = row._mapping  # type: ignore[attr-defined]
     return MemberRow(
-        m["member_id"], MemberStatus(m["status"]), m["display_name"], m["merged_into"], m["created_at"]
+        m["member_id"],
+        MemberStatus(m["status"]),
+        m["display_name"],
+        m["merged_into"],
+        m["created_at"],
+        m["pending_referral"],
     )
 
 
@@ -66,6 +74,7 @@ _MEMBER_COLUMNS = (
     members.c.display_name,
     members.c.merged_into,
     members.c.created_at,
+    members.c.pending_referral,
 )
 
 
@@ -84,7 +93,10 @@ async def create_member(
 
 
 # The look-ups of every ledger call, as prepared text through `db.fast`.
-_MEMBER_SQL = "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at from members m"
+_MEMBER_SQL = (
+    "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, m.pending_referral"
+    " from members m"
+)
 _GET_MEMBER = f"{_MEMBER_SQL} where m.member_id = $1"
 _MEMBER_BY_IDENTIFIER = (
     f"{_MEMBER_SQL} join member_identifiers i on i.member_id = m.member_id where i.kind = $1 and i.value = $2"
@@ -93,8 +105,8 @@ _FIND_BY_IDENTIFIER = "select member_id from member_identifiers where kind = $1 
 
 
 def _member_record(row: Any) -> MemberRow:
-    member_id, status, display_name, merged_into, created_at = row
-    return MemberRow(member_id, MemberStatus(status), display_name, merged_into, created_at)
+    member_id, status, display_name, merged_into, created_at, pending_referral = row
+    return MemberRow(member_id, MemberStatus(status), display_name, merged_into, created_at, pending_referral)
 
 
 async def get_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:
@@ -109,10 +121,11 @@ async def member_by_identifier(conn: AsyncConnection, kind: IdentifierKind, valu
 
 
 _MEMBERS_BY_IDS_AND_IDENTIFIERS = (
-    "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, null, null"
-    " from members m where m.member_id = any($1::text[])"
+    "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, m.pending_referral,"
+    " null, null from members m where m.member_id = any($1::text[])"
     " union all"
-    " select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, i.kind, i.value"
+    " select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, m.pending_referral,"
+    " i.kind, i.value"
     " from unnest($2::text[], $3::text[]) as k(kind, value)"
     " join member_identifiers i on i.kind = k.kind and i.value = k.value"
     " join members m on m.member_id = i.member_id"
@@ -134,12 +147,19 @@ async def members_by_ids_and_identifiers(
     by_id: dict[str, MemberRow] = {}
     by_identifier: dict[tuple[str, str], MemberRow] = {}
     for row in rows:
-        member = _member_record(tuple(row)[:5])
-        if row[5] is None:
+        member = _member_record(tuple(row)[:6])
+        if row[6] is None:
             by_id[member.member_id] = member
         else:
-            by_identifier[str(row[5]), str(row[6])] = member
+            by_identifier[str(row[6]), str(row[7])] = member
     return by_id, by_identifier
+
+
+async def set_pending_referral(conn: AsyncConnection, member_id: str, pending: bool) -> None:
+    await fast.execute(conn, _SET_PENDING_REFERRAL, member_id, pending)
+
+
+_SET_PENDING_REFERRAL = "update members set pending_referral = $2 where member_id = $1"
 
 
 async def lock_member(conn: AsyncConnection, member_id: str) -> MemberRow | None:

@@ -160,3 +160,42 @@ async def test_config_revisions_count_configuration_made_before_them(test_db: Te
         assert tuple(row) == (0, 1, 2)
     finally:
         await engine.dispose()
+
+
+async def test_pending_referral_flags_start_from_the_referrals_already_made(test_db: TestDatabase) -> None:
+    """Goal: on a database with referrals made before it, migration 0010 marks exactly the members whose
+    referral is pending, so no purchase skips a referral that still has to be paid."""
+    from alembic import command
+    from alembic.config import Config
+
+    from loyalty_service.db.migrate import MIGRATIONS, migrate
+
+    def alembic(connection: Connection, step: str, target: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        getattr(command, step)(config, target)
+
+    url = await test_db.new_database()  # migrated to every head
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(alembic, "downgrade", "0008_journeys")
+            for member_id in ("mem_a", "mem_b", "mem_c", "mem_d"):
+                await conn.execute(
+                    text("insert into members (member_id, status, created_at) values (:m, 'active', now())"),
+                    {"m": member_id},
+                )
+            await conn.execute(
+                text(
+                    "insert into referrals (member_id, referrer_id, status, enrolled_at) values"
+                    " ('mem_b', 'mem_a', 'pending', now()), ('mem_c', 'mem_a', 'rewarded', now()),"
+                    " ('mem_d', 'mem_a', 'over_limit', now())"
+                )
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("select member_id, pending_referral from members"))).all()
+        assert dict(rows) == {"mem_a": False, "mem_b": True, "mem_c": False, "mem_d": False}
+    finally:
+        await engine.dispose()

@@ -10,6 +10,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from loyalty.v1 import common_pb2, members_pb2
+from sqlalchemy import text
 
 from loyalty_service.journeys import domain
 from tests.journeys.conftest import event_types, journey_settings, now_of
@@ -139,3 +140,57 @@ async def test_concurrent_enrolments_respect_the_yearly_limit(isolated_service: 
     statuses = sorted(a.referral.status for a in answers)
     assert statuses.count(members_pb2.REFERRAL_STATUS_PENDING) == 2
     assert statuses.count(members_pb2.REFERRAL_STATUS_OVER_LIMIT) == 4
+
+
+async def _pending_flags(running: Running, *member_ids: str) -> list[bool]:
+    async with running.engine.connect() as conn:
+        rows = dict(
+            (
+                await conn.execute(
+                    text("select member_id, pending_referral from members where member_id = any(:ids)"),
+                    {"ids": list(member_ids)},
+                )
+            ).all()
+        )
+    return [bool(rows[m]) for m in member_ids]
+
+
+async def test_the_member_row_says_while_a_referral_is_pending(isolated_service: Running) -> None:
+    """Goal: `members.pending_referral` (what lets a purchase skip the referral read) is set exactly while
+    the member's referral is pending: set at an enrolment with a code under the limit, not over it,
+    cleared when the first purchase pays it or finds a self-referral; and a purchase whose member row
+    says "pending" with no referral behind it (a stale flag) still records normally."""
+    running = isolated_service
+    programme = await make_programme(running)
+    await journey_settings(
+        running, referrer_bonus_points=200, referee_bonus_points=100, referrals_per_year_max=2
+    )
+    referrer = (await _enrol(running, "ref@example.com")).member
+    friend = (await _enrol(running, "friend1@example.com", referrer.referral_code)).member
+    sneaky = (await _enrol(running, "sneaky@example.com", referrer.referral_code)).member
+    over = (await _enrol(running, "friend3@example.com", referrer.referral_code)).member
+    assert await _pending_flags(
+        running, referrer.member_id, friend.member_id, sneaky.member_id, over.member_id
+    ) == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    # Linked to the referrer's email after enrolling: the first purchase finds a self-referral.
+    web = await running.client("webshop")
+    await web.members.LinkIdentifier(
+        members_pb2.LinkIdentifierRequest(
+            idempotency_key=new_key(), member_id=sneaky.member_id, identifier=_email("ref+x@example.com")
+        )
+    )
+    at = now_of(running) - timedelta(minutes=1)
+    assert (await programme.buy(friend.member_id, 1000, occurred_at=at)).balance.available == 110
+    await programme.buy(sneaky.member_id, 1000, occurred_at=at)
+    assert await _pending_flags(running, friend.member_id, sneaky.member_id) == [False, False]
+    async with running.engine.begin() as conn:
+        await conn.execute(
+            text("update members set pending_referral = true where member_id = :m"), {"m": over.member_id}
+        )
+    assert (await programme.buy(over.member_id, 1000, occurred_at=at)).balance.available == 10
+    assert (await programme.balance(referrer.member_id)).available == 200
