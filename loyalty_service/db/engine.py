@@ -28,10 +28,11 @@ def async_url(url: str) -> str:
     raise ValueError("not a PostgreSQL URL")
 
 
-def _ping_idle_connections(engine: AsyncEngine) -> None:
+def _check_out_clean_connections(engine: AsyncEngine) -> None:
     """`pool_pre_ping`, but only for connections that sat idle: a ping is two round trips (BEGIN;
     ROLLBACK around `;`), a fifth of a purchase, and a connection that served a call a moment ago is
-    alive. A failed ping discards the connection and the pool tries another (as pre-ping does)."""
+    alive. A failed ping discards the connection and the pool tries another (as pre-ping does); so does
+    a connection still in a transaction."""
 
     @event.listens_for(engine.sync_engine, "checkin")
     def checkin(dbapi_connection: Any, record: Any) -> None:
@@ -39,6 +40,12 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
+            # A call cancelled while its transaction began (a client hanging up on a stream) can leave
+            # asyncpg's transaction behind, unknown to SQLAlchemy, so the pool's reset did not end it;
+            # the next user's BEGIN would fail as a nested transaction. Discard the connection.
+            raise exc.DisconnectionError("a cancelled call left a transaction on this connection")
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
             return  # new, or just used
@@ -62,7 +69,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> As
             "timeout": CONNECT_TIMEOUT_SECONDS,
         },
     )
-    _ping_idle_connections(engine)
+    _check_out_clean_connections(engine)
     return engine
 
 

@@ -1,0 +1,33 @@
+"""The pool never hands out a connection a cancelled call left inside a transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from loyalty_service.db.engine import create_engine
+from tests.support.database import TestDatabase
+
+
+async def test_a_connection_left_in_a_transaction_is_replaced_at_checkout(test_db: TestDatabase) -> None:
+    """Goal: a connection returned with an asyncpg transaction SQLAlchemy does not know about (what a
+    stream cancelled while its REPEATABLE READ transaction began leaves behind) is discarded at the next
+    checkout; the next call gets a fresh connection and works, at another isolation level too. Clean
+    connections are reused."""
+    engine = create_engine(await test_db.new_database(), pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("select 0"))  # a transaction, ended by the pool's reset
+            clean_driver = (await conn.get_raw_connection()).driver_connection
+        async with engine.connect() as conn:
+            assert (await conn.get_raw_connection()).driver_connection is clean_driver  # reused
+            leaked = clean_driver.transaction(isolation="repeatable_read")
+            await leaked.start()  # behind SQLAlchemy's back: the pool's reset does not end it
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="READ COMMITTED")
+            assert (await conn.execute(text("select 1"))).scalar_one() == 1
+            assert (await conn.get_raw_connection()).driver_connection is not clean_driver
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            assert (await conn.execute(text("select 2"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
