@@ -8,16 +8,26 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, select, text
 
 from loyalty_service.db.engine import create_engine
-from loyalty_service.db.migrate import current_revisions, head_revisions
+from loyalty_service.db.migrate import MIGRATIONS, current_revisions, head_revisions, migrate
 from loyalty_service.db.schema import metadata
 from loyalty_service.db.tables import program_settings
 from tests.foundation.helpers import cli, service_env
 from tests.support.database import TestDatabase
+
+
+def _alembic(connection: Connection, step: str, target: str) -> None:
+    """An Alembic command (upgrade, downgrade) on an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    getattr(command, step)(config, target)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -123,22 +133,11 @@ def test_member_scoped_tables_are_distributable_by_member_id() -> None:
 async def test_config_revisions_count_configuration_made_before_them(test_db: TestDatabase) -> None:
     """Goal: on a database that already has tier ladders and play-token rules, migration 0009 starts
     their revisions above 0, so purchases never skip or keep stale configuration after an upgrade."""
-    from alembic import command
-    from alembic.config import Config
-
-    from loyalty_service.db.migrate import MIGRATIONS, migrate
-
-    def alembic(connection: Connection, step: str, target: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        getattr(command, step)(config, target)
-
     url = await test_db.new_database()  # migrated to every head
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(alembic, "downgrade", "config_revisions@-1")
+            await conn.run_sync(_alembic, "downgrade", "config_revisions@-1")
             await conn.execute(
                 text(
                     "insert into tier_ladders (version, effective_from, spec, created_by, created_at)"
@@ -165,22 +164,11 @@ async def test_config_revisions_count_configuration_made_before_them(test_db: Te
 async def test_pending_referral_flags_start_from_the_referrals_already_made(test_db: TestDatabase) -> None:
     """Goal: on a database with referrals made before it, migration 0010 marks exactly the members whose
     referral is pending, so no purchase skips a referral that still has to be paid."""
-    from alembic import command
-    from alembic.config import Config
-
-    from loyalty_service.db.migrate import MIGRATIONS, migrate
-
-    def alembic(connection: Connection, step: str, target: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        getattr(command, step)(config, target)
-
     url = await test_db.new_database()  # migrated to every head
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(alembic, "downgrade", "0008_journeys")
+            await conn.run_sync(_alembic, "downgrade", "0008_journeys")
             for member_id in ("mem_a", "mem_b", "mem_c", "mem_d"):
                 await conn.execute(
                     text("insert into members (member_id, status, created_at) values (:m, 'active', now())"),
