@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_service.db import fast
 from loyalty_service.db.read_ahead import ReadAhead
 from loyalty_service.errors import FailedPrecondition, NotFound
 from loyalty_service.kernel.ids import new_id
@@ -40,9 +38,9 @@ class MemberKey:
     value: str | None = None
 
 
-_resolved: ContextVar[tuple[object, store.MemberRow] | None] = ContextVar("resolved_member", default=None)
-"""The member row `resolve` just read, and the transaction it was read in: a purchase resolves a
-reference and then requires the member by id, and the second look-up can use the first's row."""
+_resolved = ReadAhead[str, store.MemberRow]("resolved_members")
+"""The member rows `resolve` read in this transaction: a purchase resolves a reference and then
+requires the member by id, and the second look-up can use the first's row."""
 
 
 _members_read = ReadAhead[MemberKey, store.MemberRow]("members_read_ahead")
@@ -81,9 +79,8 @@ def _lookup(key: MemberKey) -> tuple[str | None, str]:
 async def resolve(conn: AsyncConnection, key: MemberKey) -> str | None:
     row = await _members_read.take(conn, key) or await _read_member(conn, key)
     if row is None:
-        _resolved.set(None)
         return None
-    _resolved.set((await fast.transaction_of(conn), row))
+    await _resolved.add(conn, row.member_id, row)
     await _referral_flags.add(conn, row.member_id, row.pending_referral)
     return row.member_id
 
@@ -109,19 +106,10 @@ async def _read_member(conn: AsyncConnection, key: MemberKey) -> store.MemberRow
     return await store.member_by_identifier(conn, key.kind, key.value)
 
 
-async def _just_resolved(conn: AsyncConnection, member_id: str) -> store.MemberRow | None:
-    """The row `resolve` read for `member_id` in this transaction (once), or None."""
-    memo = _resolved.get()
-    if memo is None or memo[1].member_id != member_id:
-        return None
-    _resolved.set(None)
-    return memo[1] if memo[0] is await fast.transaction_of(conn) else None
-
-
 async def require_member(conn: AsyncConnection, key: MemberKey, *, allow_closed: bool = False) -> str:
     """The member's id, or NOT_FOUND; a member merged into another is FAILED_PRECONDITION."""
     # One statement: the member row answers both "who" and "may it be used".
-    just = None if key.member_id is None else await _just_resolved(conn, key.member_id)
+    just = None if key.member_id is None else await _resolved.take(conn, key.member_id)
     row = just or await _read_member(conn, key)
     found = None if row is None else (row.member_id, row.status.value, row.merged_into)
     return usable_member(key, found, allow_closed=allow_closed)
