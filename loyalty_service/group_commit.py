@@ -3,15 +3,17 @@
 A call joins a queue. While fewer than `transactions` groups are being written, a new group takes every
 queued call (at most `max_calls`) at once and writes them with `Runtime.write_each` in one transaction:
 the same claim, work and stored answer per call as alone, a refused call rolled back to its own
-savepoint while its neighbours commit, and the group's members locked first in one order. There is no
+savepoint while its neighbours commit, and the group's members locked first in one order and its
+rows read ahead as an offline upload's chunk reads them (`reader`). There is no
 timer: a call that finds a free slot is written at once (a group of one), and calls queue only while
 other groups are in their transactions, so the wait is bounded by the transactions already running.
 Every caller gets its answer after the group's commit, so an acknowledged call is durable. A refusal
 (`LoyaltyError`) stays with its call; an unexpected error (a lost database, a bug) fails the whole group, as
 it would fail the one transaction they share.
 
-The saving is per call: one BEGIN/COMMIT, one settings read, one answer statement and one lock statement
-per group instead of per call, and no second lock of a ledger the group already holds (docs/performance.md).
+The saving is per call: one BEGIN/COMMIT, one settings read, and one statement each for the keys' claims,
+the members, the ledgers' locks and reads, the orders' claims, each kind of ledger write and the answers,
+per group instead of per call (docs/performance.md).
 The price is coupling inside a group: a call waits for the group's other calls, and a group holding a hot
 member's lock holds it for the whole group (`group_commit_max_calls` bounds both).
 """
@@ -20,16 +22,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_service import metrics
 from loyalty_service.errors import LoyaltyError
-from loyalty_service.runtime import Runtime, WriteCall
+from loyalty_service.runtime import BatchReader, Runtime, WriteCall
 
 __all__ = ["GroupCommit"]
 
@@ -40,7 +41,7 @@ K = TypeVar("K")
 @dataclass(slots=True)
 class _Queued(Generic[R, K]):
     call: WriteCall[R]
-    lock_key: K
+    item: K
     answer: asyncio.Future[tuple[R, bool]]
 
 
@@ -51,26 +52,26 @@ class GroupCommit(Generic[R, K]):
         *,
         method: str,
         response_type: type[R],
-        lock: Callable[[AsyncConnection, Sequence[K]], Awaitable[object]],
+        reader: Callable[[Sequence[K]], BatchReader],
         transactions: int,
         max_calls: int,
     ) -> None:
-        """`lock` takes the locks of a group's calls (their `lock_key`s) in one consistent order."""
+        """`reader` makes the `BatchReader` of a group from its calls' items."""
         assert transactions >= 1
         assert max_calls >= 1
         self._runtime = runtime
         self._method = method
         self._response_type = response_type
-        self._lock = lock
+        self._reader = reader
         self._transactions = transactions
         self._max_calls = max_calls
         self._queue: deque[_Queued[R, K]] = deque()
         self._writing: set[asyncio.Task[None]] = set()
 
-    async def write(self, call: WriteCall[R], lock_key: K) -> tuple[R, bool]:
+    async def write(self, call: WriteCall[R], item: K) -> tuple[R, bool]:
         """The call's (answer, replayed), after the commit of the group it was written in; its
         `LoyaltyError` if it was refused. A caller cancelled before its group starts is left out."""
-        queued = _Queued(call, lock_key, asyncio.get_running_loop().create_future())
+        queued = _Queued(call, item, asyncio.get_running_loop().create_future())
         self._queue.append(queued)
         self._start_groups()
         return await queued.answer
@@ -95,16 +96,13 @@ class GroupCommit(Generic[R, K]):
         metrics.GROUP_TRANSACTIONS.labels(self._method).inc()
         metrics.GROUP_CALLS.labels(self._method).inc(len(group))
 
-        async def lock(conn: AsyncConnection, part: Sequence[int]) -> None:
-            await self._lock(conn, [group[i].lock_key for i in part])
-
         try:
             outcomes = await self._runtime.write_each(
                 method=self._method,
                 response_type=self._response_type,
                 calls=[queued.call for queued in group],
                 chunk=len(group),
-                before_chunk=lock,
+                reader=self._reader([queued.item for queued in group]),
             )
         except asyncio.CancelledError:  # the server is stopping
             for queued in group:

@@ -21,9 +21,9 @@ from loyalty_service.auth.tokens import TokenSigner
 from loyalty_service.config import Settings
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.errors import LoyaltyError
-from loyalty_service.write_batches import ChunkHook, ChunkWriter, WriteCall
+from loyalty_service.write_batches import BatchReader, ChunkWriter, WriteCall
 
-__all__ = ["Runtime", "WriteCall"]
+__all__ = ["BatchReader", "Runtime", "WriteCall"]
 
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
@@ -77,8 +77,7 @@ class Runtime:
         response_type: type[R],
         calls: Sequence[WriteCall[R]],
         chunk: int = 50,
-        before_chunk: ChunkHook | None = None,
-        before_calls: ChunkHook | None = None,
+        reader: BatchReader | None = None,
     ) -> list[tuple[R, bool] | LoyaltyError]:
         """`write_outcome` for many calls, with one transaction (and one durable commit) per chunk.
 
@@ -87,23 +86,22 @@ class Runtime:
         leaves nothing behind, never failing its neighbours: the chunk first runs without savepoints
         (two round trips per call saved); if a call raises, that transaction is rolled back and the
         chunk runs again with a savepoint per call, which the failing call rolls back to. Calls run in the
-        order given; `before_chunk` runs first in each chunk's transaction with the indexes of its
+        order given; `reader.before_chunk` runs first in each chunk's transaction with the indexes of its
         calls (the ledger locks the chunk's members there, in one order, so that concurrent batches
         cannot deadlock, and reads ahead what the calls will read). A serialisation failure or deadlock
         retries the chunk as a whole. Results come back in the order of `calls`.
 
         Without savepoints, the chunk claims all its keys in one statement after `before_chunk`, and
-        `before_calls` gets the indexes of the calls whose keys were new (the calls that will run their
-        work; the ledger claims their orders ahead there). With savepoints each call claims its own key
-        inside its savepoint, and `before_calls` is not called: nothing may outlive a call's rollback.
+        `reader.before_calls` gets the indexes of the calls whose keys were new (the calls that will run
+        their work; the ledger claims their orders ahead there). With savepoints each call claims its own
+        key inside its savepoint, and `before_calls` is not called: nothing may outlive a call's rollback.
         """
         batch = ChunkWriter(
             self.engine,
             method=method,
             response_type=response_type,
             calls=calls,
-            before_chunk=before_chunk,
-            before_calls=before_calls,
+            reader=reader,
         )
         return await batch.write(chunk)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,11 +16,9 @@ from loyalty_service.db import fast
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.errors import LoyaltyError
 
-__all__ = ["ChunkHook", "ChunkWriter", "WriteCall"]
+__all__ = ["BatchReader", "ChunkWriter", "WriteCall"]
 
 R = TypeVar("R", bound=Message)
-ChunkHook = Callable[[AsyncConnection, Sequence[int]], Awaitable[None]]
-"""Called in a chunk's transaction with indexes into the calls."""
 Outcome = tuple[R, bool] | LoyaltyError
 
 
@@ -33,6 +31,19 @@ class WriteCall(Generic[R]):
     work: Callable[[AsyncConnection], Awaitable[R]]
     scope: str = ""
     """The caller's idempotency scope; empty: the scope of the principal calling `write_each`."""
+
+
+class BatchReader(Protocol):
+    """What a batch reads and claims ahead in each chunk's transaction, given indexes into its calls."""
+
+    async def before_chunk(self, conn: AsyncConnection, part: Sequence[int]) -> None:
+        """First in the chunk's transaction, with all its calls: take the chunk's locks in one order
+        (so that concurrent batches cannot deadlock) and read what the calls will read."""
+
+    async def before_calls(self, conn: AsyncConnection, fresh: Sequence[int]) -> None:
+        """After the chunk's keys were claimed in one statement, with the calls whose keys were new (the
+        calls that will run their work). Not called when each call runs in its own savepoint: nothing
+        may outlive a call's rollback."""
 
 
 class _NeedsSavepoints(Exception):
@@ -49,15 +60,13 @@ class ChunkWriter(Generic[R]):
         method: str,
         response_type: type[R],
         calls: Sequence[WriteCall[R]],
-        before_chunk: ChunkHook | None,
-        before_calls: ChunkHook | None,
+        reader: BatchReader | None,
     ) -> None:
         self._engine = engine
         self._method = method
         self._response_type = response_type
         self._calls = calls
-        self._before_chunk = before_chunk
-        self._before_calls = before_calls
+        self._reader = reader
         caller_scope = current_principal().idempotency_scope if any(not c.scope for c in calls) else ""
         self._scopes = [call.scope or caller_scope for call in calls]
         self._hashes = [idempotency.fingerprint(method, call.request) for call in calls]
@@ -66,11 +75,30 @@ class ChunkWriter(Generic[R]):
         results: list[Outcome[R]] = []
         for start in range(0, len(self._calls), chunk):
             part = range(start, min(len(self._calls), start + chunk))
+            if len(part) == 1:
+                results.append(await self._alone(start))
+                continue
             try:
                 results.extend(await in_transaction(self._engine, self._transaction(part, guarded=False)))
             except _NeedsSavepoints:
                 results.extend(await in_transaction(self._engine, self._transaction(part, guarded=True)))
         return results
+
+    async def _alone(self, i: int) -> Outcome[R]:
+        """A chunk of one call, in a transaction of its own as `Runtime.write_outcome` runs it: nothing
+        read ahead (the call reads for itself, with fewer and cheaper statements than a batch's) and no
+        savepoint (a refusal rolls back a transaction that holds nothing else)."""
+        call = self._calls[i]
+
+        async def transaction(conn: AsyncConnection) -> tuple[R, bool]:
+            return await idempotency.run_claimed(
+                conn, self._scopes[i], call.key, self._method, self._hashes[i], self._response_type, call.work
+            )
+
+        try:
+            return await in_transaction(self._engine, transaction)
+        except LoyaltyError as error:
+            return error
 
     def _transaction(
         self, part: range, *, guarded: bool
@@ -84,11 +112,11 @@ class ChunkWriter(Generic[R]):
         done: list[Outcome[R]] = []
         answers = idempotency.Answers()  # stored together at the end of the chunk
         await fast.defer_writes(conn)  # the calls' ledger writes go together
-        if self._before_chunk is not None:
-            await self._before_chunk(conn, part)
+        if self._reader is not None:
+            await self._reader.before_chunk(conn, part)
         fresh = set() if guarded else await self._claim_new(conn, part)
-        if fresh and self._before_calls is not None:
-            await self._before_calls(conn, sorted(fresh))
+        if fresh and self._reader is not None:
+            await self._reader.before_calls(conn, sorted(fresh))
         for i in part:
             call, scope = self._calls[i], self._scopes[i]
             if answers.pending(scope, call.key):  # a repeated key: its claim reads the answer

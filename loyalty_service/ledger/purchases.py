@@ -7,7 +7,7 @@ order, the lots, the entries and the event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -50,10 +50,9 @@ from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers import api as tiers_api
 
 __all__ = [
+    "PurchaseBatch",
     "PurchaseInput",
     "RefundInput",
-    "claim_orders_ahead",
-    "read_ahead",
     "record_purchase",
     "record_refund",
 ]
@@ -142,31 +141,35 @@ async def _earning(
     return evaluate(in_force, facts)
 
 
-async def read_ahead(
-    conn: AsyncConnection, purchases: Sequence[PurchaseInput]
-) -> dict[members_api.MemberKey, str]:
-    """For a batch of purchases in one transaction: lock their ledgers in member id order (so that
-    concurrent batches cannot deadlock) and read, in one statement each, what every purchase would
-    read on its own: its member (which says whether a referral may be pending) and its ledger.
-    Returns the member id of each reference that names a member."""
-    keys = [purchase.member for purchase in purchases]
-    await store.lock_accounts(conn, keys)
-    return await members_api.read_ahead(conn, keys)
+class PurchaseBatch:
+    """What a batch of purchases written by `Runtime.write_each` (an offline upload, a group commit)
+    reads and claims ahead in each chunk's transaction: the calls then find their rows there instead of
+    reading them one by one."""
 
+    def __init__(self, purchases: Sequence[PurchaseInput]) -> None:
+        self._purchases = purchases
+        self._members: dict[members_api.MemberKey, str] = {}
 
-async def claim_orders_ahead(
-    conn: AsyncConnection, purchases: Sequence[PurchaseInput], members: Mapping[members_api.MemberKey, str]
-) -> None:
-    """Claim the orders of a batch of purchases about to be recorded in this transaction, in one
-    statement (`record_purchase` finds its claim); purchases of unknown members claim their own."""
-    await records.claim_orders(
-        conn,
-        [
-            ((p.channel.value, p.store_id, p.order_id), members[p.member])
-            for p in purchases
-            if p.member in members
-        ],
-    )
+    async def before_chunk(self, conn: AsyncConnection, part: Sequence[int]) -> None:
+        """Lock the chunk's ledgers in member id order (so that concurrent batches cannot deadlock)
+        and read, in one statement each, what every purchase would read on its own: its member (which
+        says whether a referral may be pending) and its ledger."""
+        keys = [self._purchases[i].member for i in part]
+        await store.lock_accounts(conn, keys)
+        self._members.update(await members_api.read_ahead(conn, keys))
+
+    async def before_calls(self, conn: AsyncConnection, fresh: Sequence[int]) -> None:
+        """Claim the orders of the purchases about to be recorded, in one statement (`record_purchase`
+        finds its claim); purchases of unknown members claim their own."""
+        chosen = [self._purchases[i] for i in fresh]
+        await records.claim_orders(
+            conn,
+            [
+                ((p.channel.value, p.store_id, p.order_id), self._members[p.member])
+                for p in chosen
+                if p.member in self._members
+            ],
+        )
 
 
 async def record_purchase(

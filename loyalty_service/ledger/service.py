@@ -6,7 +6,7 @@ idempotency claim, the ledger change, its events and the stored answer commit to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from loyalty.v1 import ledger_pb2, ledger_pb2_grpc
@@ -21,9 +21,8 @@ from loyalty_service.ledger import lots as lot_rules
 from loyalty_service.ledger import requests, store
 from loyalty_service.ledger.messages import ENTRY_TYPES, balance_message, entry_message
 from loyalty_service.ledger.purchases import (
+    PurchaseBatch,
     PurchaseInput,
-    claim_orders_ahead,
-    read_ahead,
     record_purchase,
     record_refund,
 )
@@ -46,13 +45,13 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self._rt = runtime
         self._rules = RuleCache()
         settings = runtime.settings
-        self._purchases: GroupCommit[ledger_pb2.RecordPurchaseResponse, members_api.MemberKey] | None = None
+        self._purchases: GroupCommit[ledger_pb2.RecordPurchaseResponse, PurchaseInput] | None = None
         if settings.group_commit_transactions:  # concurrent RecordPurchase calls share transactions
             self._purchases = GroupCommit(
                 runtime,
                 method="RecordPurchase",
                 response_type=ledger_pb2.RecordPurchaseResponse,
-                lock=store.lock_accounts,
+                reader=PurchaseBatch,
                 transactions=settings.group_commit_transactions,
                 max_calls=settings.group_commit_max_calls,
             )
@@ -85,7 +84,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         if self._purchases is not None:
             scope = current_principal().idempotency_scope
             call = WriteCall(request, request.idempotency_key, work, scope=scope)
-            return await self._purchases.write(call, purchase.member)
+            return await self._purchases.write(call, purchase)
         return await self._rt.write_outcome(
             method="RecordPurchase",
             request=request,
@@ -133,20 +132,11 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 continue
             valid.append((index, purchase, WriteCall(item, item.idempotency_key, work)))
 
-        members: dict[members_api.MemberKey, str] = {}
-
-        async def read_chunk(conn: AsyncConnection, part: Sequence[int]) -> None:
-            members.update(await read_ahead(conn, [valid[i][1] for i in part]))
-
-        async def claim_orders(conn: AsyncConnection, fresh: Sequence[int]) -> None:
-            await claim_orders_ahead(conn, [valid[i][1] for i in fresh], members)
-
         outcomes = await self._rt.write_each(
             method="RecordPurchase",
             response_type=ledger_pb2.RecordPurchaseResponse,
             calls=[call for _, _, call in valid],
-            before_chunk=read_chunk,
-            before_calls=claim_orders,
+            reader=PurchaseBatch([purchase for _, purchase, _ in valid]),
         )
         for (index, _, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, LoyaltyError):
