@@ -3,19 +3,22 @@
 One row per purchase holds the complete request as sent (idempotency key, member, order, amount,
 occurred_at, lines), in insertion order. A row leaves the queue only when the service answered for it:
 credited (or a duplicate of an earlier upload) rows are deleted; rows the service refused move to
-`dead_letters` with the error, for someone to look at. Each operation opens its own short connection,
-so a new till process, or a second client on the same file, picks up where the last one stopped.
+`dead_letters` with the error (code, message, field violations, and the machine-readable reason and
+metadata of the service's ItemError), for someone to look at. Each operation opens its own short
+connection, so a new till process, or a second client on the same file, picks up where the last one
+stopped. A file written by an older client (no reason/metadata columns) gains them when opened.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from loyalty.v1 import common_pb2, ledger_pb2
 
@@ -41,9 +44,16 @@ create table if not exists dead_letters (
     failed_at text not null,
     error_code integer not null,
     error_message text not null,
-    field_violations text not null
+    field_violations text not null,
+    reason text not null default '',
+    metadata text not null default '{}'
 );
 """
+_DEAD_LETTER_COLUMNS_ADDED = (
+    ("reason", "alter table dead_letters add column reason text not null default ''"),
+    ("metadata", "alter table dead_letters add column metadata text not null default '{}'"),
+)
+"""Columns a queue file made by an older client lacks, and how each is added (old rows get the default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +80,18 @@ class DeadLetter:
     idempotency_key: str
     order_id: str
     error_code: int
+    """The google.rpc.Code of the refusal, e.g. 9 for FAILED_PRECONDITION."""
     error_message: str
     field_violations: tuple[tuple[str, str], ...]
+    """(field, description) pairs of an INVALID_ARGUMENT refusal."""
     failed_at: datetime
+    reason: str = ""
+    """Machine-readable cause, as the service's ErrorInfo would say for the purchase sent alone, e.g.
+    "OFFLINE_PURCHASE_TOO_OLD", "DUPLICATE_ORDER", "NOT_FOUND", "INVALID_ARGUMENT"; "" for a letter
+    stored by an older client."""
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """Details of `reason` (read-only), e.g. {"max_age_days": "30"} for OFFLINE_PURCHASE_TOO_OLD,
+    {"channel": ..., "store_id": ..., "order_id": ...} for DUPLICATE_ORDER; empty for an older letter."""
 
 
 class OfflineQueue:
@@ -81,6 +100,7 @@ class OfflineQueue:
         with self._connect() as conn:
             conn.execute("pragma journal_mode=wal")
             conn.executescript(_SCHEMA)
+            _add_missing_columns(conn)
 
     def __repr__(self) -> str:
         return f"OfflineQueue({str(self.path)!r})"
@@ -140,12 +160,13 @@ class OfflineQueue:
             conn.execute("begin immediate")
             for position, error in failed:
                 violations = json.dumps([[v.field, v.description] for v in error.field_violations])
+                metadata = json.dumps(dict(error.metadata), sort_keys=True)
                 conn.execute(
                     "insert or replace into dead_letters (position, idempotency_key, order_id, request,"
-                    " queued_at, failed_at, error_code, error_message, field_violations)"
-                    " select position, idempotency_key, order_id, request, queued_at, ?, ?, ?, ?"
+                    " queued_at, failed_at, error_code, error_message, field_violations, reason, metadata)"
+                    " select position, idempotency_key, order_id, request, queued_at, ?, ?, ?, ?, ?, ?"
                     " from queued_purchases where position = ?",
-                    (now, error.code, error.message, violations, position),
+                    (now, error.code, error.message, violations, error.reason, metadata, position),
                 )
             conn.executemany(
                 "delete from queued_purchases where position = ?",
@@ -157,7 +178,7 @@ class OfflineQueue:
         with self._connect() as conn:
             rows = conn.execute(
                 "select position, idempotency_key, order_id, error_code, error_message, field_violations,"
-                " failed_at from dead_letters order by position"
+                " failed_at, reason, metadata from dead_letters order by position"
             ).fetchall()
         return [
             DeadLetter(
@@ -168,6 +189,30 @@ class OfflineQueue:
                 error_message=r[4],
                 field_violations=tuple((f, d) for f, d in json.loads(r[5])),
                 failed_at=datetime.fromisoformat(r[6]),
+                reason=r[7],
+                metadata=MappingProxyType({str(k): str(v) for k, v in json.loads(r[8]).items()}),
             )
             for r in rows
         ]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a queue file made by an older client up to the current `dead_letters` columns.
+
+    Rechecked and altered inside one write transaction, so two clients opening the same old file at
+    once add each column once (the second finds it added); a current file takes no write lock."""
+
+    def missing() -> list[str]:
+        present = {row[1] for row in conn.execute("pragma table_info(dead_letters)")}
+        return [statement for column, statement in _DEAD_LETTER_COLUMNS_ADDED if column not in present]
+
+    if not missing():
+        return
+    conn.execute("begin immediate")
+    try:
+        for statement in missing():
+            conn.execute(statement)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise

@@ -40,7 +40,8 @@ class SyncReport:
     duplicates: int
     """How many of `credited` had been credited before (same idempotency key)."""
     failed: tuple[DeadLetter, ...]
-    """Purchases the service refused in this run; they moved to the dead-letter table."""
+    """Purchases the service refused in this run; they moved to the dead-letter table, each with the
+    service's `reason` (e.g. "OFFLINE_PURCHASE_TOO_OLD", "DUPLICATE_ORDER") and its `metadata`."""
     remaining: int
     """Purchases still queued (the service did not answer for them)."""
 
@@ -186,9 +187,13 @@ class AsyncPosClient(
         return self._require_queue().count()
 
     async def dead_letters(self) -> tuple[DeadLetter, ...]:
-        """Queued purchases the service refused, with its reasons.
+        """Queued purchases the service refused, with its reasons: `reason` is machine-readable
+        ("OFFLINE_PURCHASE_TOO_OLD", "DUPLICATE_ORDER", "NOT_FOUND", ...) with its `metadata`
+        (e.g. max_age_days), `error_message` is for people. Letters stored by an older client have
+        reason "" and no metadata.
 
-        >>> for refused in await till.dead_letters(): print(refused.order_id, refused.error_message)
+        >>> for refused in await till.dead_letters():
+        ...     print(refused.order_id, refused.reason, dict(refused.metadata), refused.error_message)
         """
         return tuple(self._require_queue().dead_letters())
 

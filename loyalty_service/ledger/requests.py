@@ -195,7 +195,12 @@ def read_channel_filter(checks: Checks, field: str, values: Sequence[int]) -> li
 
 
 def item_error(error: LoyaltyError) -> common_pb2.ItemError:
-    item = common_pb2.ItemError(code=error.code.value[0], message=error.message)
+    """A batch item's error, saying what `errors.to_status` would send for the item sent alone: code,
+    message, field violations, and its ErrorInfo's reason and metadata (the same `error.reason` and
+    `error.metadata`), so a till tells OFFLINE_PURCHASE_TOO_OLD from DUPLICATE_ORDER without the text."""
+    item = common_pb2.ItemError(
+        code=error.code.value[0], message=error.message, reason=error.reason, metadata=error.metadata
+    )
     for violation in getattr(error, "violations", ()):
         item.field_violations.add(field=violation.field, description=violation.description)
     return item

@@ -24,17 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/common.proto\x12\nloyalty.v1\"/\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"E\n\nIdentifier\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.IdentifierKind\x12\r\n\x05value\x18\x02 \x01(\t\"U\n\tMemberRef\x12\x13\n\tmember_id\x18\x01 \x01(\tH\x00\x12,\n\nidentifier\x18\x02 \x01(\x0b\x32\x16.loyalty.v1.IdentifierH\x00\x42\x05\n\x03ref\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"`\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x34\n\x10\x66ield_violations\x18\x03 \x03(\x0b\x32\x1a.loyalty.v1.FieldViolation*q\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_POS\x10\x01\x12\x13\n\x0f\x43HANNEL_WEBSHOP\x10\x02\x12\x0f\n\x0b\x43HANNEL_APP\x10\x03\x12\x16\n\x12\x43HANNEL_BACKOFFICE\x10\x04*\xaa\x01\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14IDENTIFIER_KIND_CARD\x10\x01\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x02\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x03\x12\'\n#IDENTIFIER_KIND_WEBSHOP_CUSTOMER_ID\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/common.proto\x12\nloyalty.v1\"/\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"E\n\nIdentifier\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.loyalty.v1.IdentifierKind\x12\r\n\x05value\x18\x02 \x01(\t\"U\n\tMemberRef\x12\x13\n\tmember_id\x18\x01 \x01(\tH\x00\x12,\n\nidentifier\x18\x02 \x01(\x0b\x32\x16.loyalty.v1.IdentifierH\x00\x42\x05\n\x03ref\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\xd8\x01\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x34\n\x10\x66ield_violations\x18\x03 \x03(\x0b\x32\x1a.loyalty.v1.FieldViolation\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x35\n\x08metadata\x18\x05 \x03(\x0b\x32#.loyalty.v1.ItemError.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*q\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_POS\x10\x01\x12\x13\n\x0f\x43HANNEL_WEBSHOP\x10\x02\x12\x0f\n\x0b\x43HANNEL_APP\x10\x03\x12\x16\n\x12\x43HANNEL_BACKOFFICE\x10\x04*\xaa\x01\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14IDENTIFIER_KIND_CARD\x10\x01\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x02\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x03\x12\'\n#IDENTIFIER_KIND_WEBSHOP_CUSTOMER_ID\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyalty.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=398
-  _globals['_CHANNEL']._serialized_end=511
-  _globals['_IDENTIFIERKIND']._serialized_start=514
-  _globals['_IDENTIFIERKIND']._serialized_end=684
+  _globals['_ITEMERROR_METADATAENTRY']._loaded_options = None
+  _globals['_ITEMERROR_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_CHANNEL']._serialized_start=519
+  _globals['_CHANNEL']._serialized_end=632
+  _globals['_IDENTIFIERKIND']._serialized_start=635
+  _globals['_IDENTIFIERKIND']._serialized_end=805
   _globals['_MONEY']._serialized_start=39
   _globals['_MONEY']._serialized_end=86
   _globals['_IDENTIFIER']._serialized_start=88
@@ -43,6 +45,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERREF']._serialized_end=244
   _globals['_FIELDVIOLATION']._serialized_start=246
   _globals['_FIELDVIOLATION']._serialized_end=298
-  _globals['_ITEMERROR']._serialized_start=300
-  _globals['_ITEMERROR']._serialized_end=396
+  _globals['_ITEMERROR']._serialized_start=301
+  _globals['_ITEMERROR']._serialized_end=517
+  _globals['_ITEMERROR_METADATAENTRY']._serialized_start=470
+  _globals['_ITEMERROR_METADATAENTRY']._serialized_end=517
 # @@protoc_insertion_point(module_scope)

@@ -179,28 +179,67 @@ Global___FieldViolation: _TypeAlias = FieldViolation  # noqa: Y015
 
 @_typing.final
 class ItemError(_message.Message):
-    """The outcome of one failed item of a batch: a google.rpc.Code value and why."""
+    """The outcome of one failed item of a batch: a google.rpc.Code value and why. It says what the
+    google.rpc.Status of the same request sent alone would say: code, message, field violations, and the
+    reason and metadata of its google.rpc.ErrorInfo.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     CODE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     FIELD_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """google.rpc.Code, e.g. 3 for INVALID_ARGUMENT."""
     message: _builtins.str
+    reason: _builtins.str
+    """Machine-readable cause in UPPER_SNAKE_CASE, the same as the ErrorInfo.reason of the same request
+    sent alone, e.g. "OFFLINE_PURCHASE_TOO_OLD", "DUPLICATE_ORDER", "NOT_FOUND", "INVALID_ARGUMENT".
+    Branch on this, not on `message`. Empty only in answers of servers older than this field.
+    """
     @_builtins.property
     def field_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldViolation]: ...
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Details of `reason`, the same as that ErrorInfo.metadata, e.g. {"max_age_days": "30"} for
+        OFFLINE_PURCHASE_TOO_OLD, {"channel", "store_id", "order_id"} for DUPLICATE_ORDER,
+        {"resource_type": "member"} for NOT_FOUND.
+        """
+
     def __init__(
         self,
         *,
         code: _builtins.int = ...,
         message: _builtins.str = ...,
         field_violations: _abc.Iterable[Global___FieldViolation] | None = ...,
+        reason: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field_violations", b"field_violations", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field_violations", b"field_violations", "message", b"message", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
