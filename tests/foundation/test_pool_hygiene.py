@@ -1,9 +1,13 @@
-"""The pool never hands out a connection a cancelled call left inside a transaction."""
+"""The pool never hands out a connection a cancelled call left in a transaction or gave back mid-statement."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import text
 
+from loyalty_service.db import fast
 from loyalty_service.db.engine import create_engine
 from tests.support.database import TestDatabase
 
@@ -28,6 +32,40 @@ async def test_a_connection_left_in_a_transaction_is_replaced_at_checkout(test_d
             assert (await conn.get_raw_connection()).driver_connection is not clean_driver
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="REPEATABLE READ")
+            assert (await conn.execute(text("select 2"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_given_back_by_a_cancelled_call_is_replaced(test_db: TestDatabase) -> None:
+    """Goal: a call cancelled mid-statement (a raw statement through db.fast, as the live streams read)
+    gives its connection back with a cancellation in flight; the pool does not hand that connection out
+    again, and the next call, at REPEATABLE READ with a `set local`, works on a fresh one. A call that
+    ends normally leaves its connection for reuse."""
+    engine = create_engine(await test_db.new_database(), pool_size=1, max_overflow=0)
+    started = asyncio.Event()
+
+    async def slow_read() -> None:
+        async with engine.connect() as conn:
+            started.set()
+            await fast.fetch_alone(conn, "select pg_sleep(5)")
+
+    try:
+        async with engine.connect() as conn:
+            await fast.fetch_alone(conn, "select 1")
+            first = (await conn.get_raw_connection()).driver_connection
+        async with engine.connect() as conn:
+            assert (await conn.get_raw_connection()).driver_connection is first, "a clean one is reused"
+        reader = asyncio.create_task(slow_read())
+        await started.wait()
+        await asyncio.sleep(0.05)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        async with engine.connect() as conn:
+            assert (await conn.get_raw_connection()).driver_connection is not first
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            await conn.execute(text("set local work_mem = '64MB'"))
             assert (await conn.execute(text("select 2"))).scalar_one() == 2
     finally:
         await engine.dispose()
