@@ -129,3 +129,31 @@ async def test_a_lone_purchase_is_written_at_once(programme: Programme) -> None:
     after = _grouped()
     assert answer.points == 7
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+
+
+async def test_a_lone_refused_purchase_leaves_nothing_behind(programme: Programme) -> None:
+    """Goal: a group of one runs as a lone call; its refusal is its caller's error and keeps nothing: the
+    order stays with its first purchase, the key is not spent (the same call refused again, not replayed),
+    and a lone purchase retried under its key is a replay in the caller's own scope."""
+    member_id = await programme.member()
+    first = purchase(
+        member_ref(member_id), store_id=programme.store_id, amount_minor=900, currency=programme.currency
+    )
+    recorded = await programme.till.ledger.RecordPurchase(first)
+    assert await programme.till.ledger.RecordPurchase(first) == recorded, "a retry replays the answer"
+    same_order = purchase(
+        member_ref(member_id),
+        store_id=programme.store_id,
+        amount_minor=2_500,
+        currency=programme.currency,
+        order_id=first.order_id,
+    )
+    before = _grouped()
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await programme.till.ledger.RecordPurchase(same_order)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert _grouped()[0] - before[0] == 2, "each refusal was a group of its own"
+    assert (await programme.balance(member_id)).available == 9
+    async with programme.running.engine.connect() as conn:
+        assert await check_ledger(conn) == []
