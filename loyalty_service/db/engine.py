@@ -44,8 +44,8 @@ def _check_out_clean_connections(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def checkin(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-        if _cancelling(dbapi_connection.driver_connection):
+        record.info["idle_since"] = time.monotonic()  # (dbapi_connection is None after an invalidation)
+        if dbapi_connection is not None and _cancelling(dbapi_connection.driver_connection):
             # A call cancelled mid-statement (a client hanging up on a stream) leaves the driver with a
             # cancellation in flight and a transaction state it may not know yet; the pool's reset only
             # ends a transaction SQLAlchemy knows about. Seen in the fuzz run of LiveService under load:
