@@ -16,7 +16,7 @@ from loyalty_service.bench import database, seed
 from loyalty_service.bench.options import BenchOptions, core_count
 from loyalty_service.bench.report import Report, Row, ordered, render_json, render_table
 from loyalty_service.bench.scenarios import Phases
-from loyalty_service.bench.servers import start_service_processes
+from loyalty_service.bench.servers import group_commit_setting, start_service_processes
 
 __all__ = ["run"]
 
@@ -80,6 +80,7 @@ async def _run(options: BenchOptions, report: Report) -> None:
         service = start_service_processes(database_url=db.url, workers=options.workers, work_dir=db.work_dir)
         try:
             report.settings["rules"] = await seed.create_rules(service.address, keys)
+            report.settings["group_commit_transactions"] = group_commit_setting()
             log_dir = db.work_dir / "logs"
             log_dir.mkdir(exist_ok=True)
             phases = Phases(options=options, service=service, keys=keys, log_dir=log_dir)

@@ -7,6 +7,7 @@ import sys
 
 from loyalty_service.bench.options import core_count
 from loyalty_service.bench.report import Report, render_json, render_table
+from loyalty_service.bench.servers import group_commit_setting
 
 __all__ = ["run_live", "run_stats"]
 
@@ -32,6 +33,7 @@ def run_live(args: argparse.Namespace) -> int:
         "seconds": options.seconds,
         "replicas": 2,
         "database_url": "given" if options.database_url else "embedded",
+        "group_commit_transactions": group_commit_setting(),
     }
     report = Report(cores=core_count(), settings=settings)
     try:

@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ServiceUnderTest", "resident_mb", "start_service_processes"]
+from loyalty_service.config import Settings
+
+__all__ = ["ServiceUnderTest", "group_commit_setting", "resident_mb", "start_service_processes"]
 
 _START_TIMEOUT_SECONDS = 60.0
 _STOP_TIMEOUT_SECONDS = 20.0
@@ -89,6 +91,12 @@ def _kill(pid: int) -> None:
 
 def _serving_count(log_path: Path) -> int:
     return log_path.read_text(errors="replace").count("loyalty-service serving on")
+
+
+def group_commit_setting() -> int:
+    """The group commit the service processes run with (they inherit this environment)."""
+    default = Settings.model_fields["group_commit_transactions"].default
+    return int(os.environ.get("LOYALTY_GROUP_COMMIT_TRANSACTIONS", default))
 
 
 def start_service_processes(
