@@ -46,12 +46,13 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     """Bounded wait for the database at start."""
     group_commit_transactions: int = Field(default=2, ge=0, le=64)
-    """Group commit of RecordPurchase (loyalty_service/group_commit.py): calls arriving while this many
-    groups are being written per process wait and are committed together as the next group; a call that
-    finds a free slot is written at once, alone. 0: one transaction per call. 2 (the default) gave the most
-    earns per second that kept the mixed load's p99 under 25 ms here (docs/performance.md)."""
+    """Group commit of RecordPurchase and of SpendPoints (loyalty_service/group_commit.py), per method:
+    calls arriving while this many groups are being written per process wait and are committed together
+    as the next group; a call that finds a free slot is written at once, alone. 0: one transaction per
+    call. 2 (the default) gave the most earns per second that kept the mixed load's p99 under 25 ms here
+    (docs/performance.md)."""
     group_commit_max_calls: int = Field(default=32, ge=1, le=1000)
-    """The most RecordPurchase calls committed in one transaction."""
+    """The most calls of one method committed in one transaction."""
     token_signing_key: SecretStr | None = None
     """HMAC-SHA256 key of member tokens, at least 32 bytes. Unset in development: a key kept in data_dir."""
     token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)

@@ -5,7 +5,8 @@ queued call (at most `max_calls`) at once and writes them with `Runtime.write_ea
 the same claim, work and stored answer per call as alone, a refused call rolled back to its own
 savepoint while its neighbours commit, and the group's members locked first in one order and its
 rows read ahead as an offline upload's chunk reads them (`reader`). There is no
-timer: a call that finds a free slot is written at once (a group of one), and calls queue only while
+timer: a call that finds a free slot is written at once, alone (a group of one is a lone call: no
+read-ahead, no savepoint), and calls queue only while
 other groups are in their transactions, so the wait is bounded by the transactions already running.
 Every caller gets its answer after the group's commit, so an acknowledged call is durable. A refusal
 (`LoyaltyError`) stays with its call; an unexpected error (a lost database, a bug) fails the whole group, as

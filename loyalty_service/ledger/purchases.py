@@ -7,7 +7,6 @@ order, the lots, the entries and the event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -29,7 +28,7 @@ from loyalty_service.journeys import api as journeys_api
 from loyalty_service.kernel.channel import Channel
 from loyalty_service.kernel.clock import add_months
 from loyalty_service.kernel.ids import new_id
-from loyalty_service.ledger import records, store
+from loyalty_service.ledger import records
 from loyalty_service.ledger.book import HELD_UNTIL_RELEASED, Book, Cause
 from loyalty_service.ledger.earning import (
     TIER_RULE_ID,
@@ -50,7 +49,6 @@ from loyalty_service.proto_time import to_timestamp
 from loyalty_service.tiers import api as tiers_api
 
 __all__ = [
-    "PurchaseBatch",
     "PurchaseInput",
     "RefundInput",
     "record_purchase",
@@ -139,37 +137,6 @@ async def _earning(
         **(omni.facts() if omni is not None else {}),
     )
     return evaluate(in_force, facts)
-
-
-class PurchaseBatch:
-    """What a batch of purchases written by `Runtime.write_each` (an offline upload, a group commit)
-    reads and claims ahead in each chunk's transaction: the calls then find their rows there instead of
-    reading them one by one."""
-
-    def __init__(self, purchases: Sequence[PurchaseInput]) -> None:
-        self._purchases = purchases
-        self._members: dict[members_api.MemberKey, str] = {}
-
-    async def before_chunk(self, conn: AsyncConnection, part: Sequence[int]) -> None:
-        """Lock the chunk's ledgers in member id order (so that concurrent batches cannot deadlock)
-        and read, in one statement each, what every purchase would read on its own: its member (which
-        says whether a referral may be pending) and its ledger."""
-        keys = [self._purchases[i].member for i in part]
-        await store.lock_accounts(conn, keys)
-        self._members.update(await members_api.read_ahead(conn, keys))
-
-    async def before_calls(self, conn: AsyncConnection, fresh: Sequence[int]) -> None:
-        """Claim the orders of the purchases about to be recorded, in one statement (`record_purchase`
-        finds its claim); purchases of unknown members claim their own."""
-        chosen = [self._purchases[i] for i in fresh]
-        await records.claim_orders(
-            conn,
-            [
-                ((p.channel.value, p.store_id, p.order_id), self._members[p.member])
-                for p in chosen
-                if p.member in self._members
-            ],
-        )
 
 
 async def record_purchase(

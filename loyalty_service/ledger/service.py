@@ -1,7 +1,9 @@
 """LedgerService: validate at the edge, run one idempotent transaction, answer in proto.
 
 Purchases, refunds and spends are recorded by `purchases` and `spending` inside `Runtime.write`, so the
-idempotency claim, the ledger change, its events and the stored answer commit together.
+idempotency claim, the ledger change, its events and the stored answer commit together. RecordPurchase and
+SpendPoints go through group commit (`group_commit.py`, on unless `group_commit_transactions` is 0): calls
+that arrive while a process is busy share one such transaction, each with its own claim, effect and answer.
 """
 
 from __future__ import annotations
@@ -19,13 +21,9 @@ from loyalty_service.group_commit import GroupCommit
 from loyalty_service.grpc_types import Context
 from loyalty_service.ledger import lots as lot_rules
 from loyalty_service.ledger import requests, store
+from loyalty_service.ledger.batches import LedgerBatch, PurchaseBatch
 from loyalty_service.ledger.messages import ENTRY_TYPES, balance_message, entry_message
-from loyalty_service.ledger.purchases import (
-    PurchaseBatch,
-    PurchaseInput,
-    record_purchase,
-    record_refund,
-)
+from loyalty_service.ledger.purchases import PurchaseInput, record_purchase, record_refund
 from loyalty_service.ledger.rules_store import RuleCache
 from loyalty_service.ledger.spending import SpendInput, adjust_points, cancel_spend, spend_points
 from loyalty_service.members import api as members_api
@@ -46,12 +44,21 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self._rules = RuleCache()
         settings = runtime.settings
         self._purchases: GroupCommit[ledger_pb2.RecordPurchaseResponse, PurchaseInput] | None = None
-        if settings.group_commit_transactions:  # concurrent RecordPurchase calls share transactions
+        self._spends: GroupCommit[ledger_pb2.SpendPointsResponse, SpendInput] | None = None
+        if settings.group_commit_transactions:  # concurrent calls of one method share transactions
             self._purchases = GroupCommit(
                 runtime,
                 method="RecordPurchase",
                 response_type=ledger_pb2.RecordPurchaseResponse,
                 reader=PurchaseBatch,
+                transactions=settings.group_commit_transactions,
+                max_calls=settings.group_commit_max_calls,
+            )
+            self._spends = GroupCommit(
+                runtime,
+                method="SpendPoints",
+                response_type=ledger_pb2.SpendPointsResponse,
+                reader=lambda spends: LedgerBatch([spend.member for spend in spends]),
                 transactions=settings.group_commit_transactions,
                 max_calls=settings.group_commit_max_calls,
             )
@@ -196,6 +203,10 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         async def work(conn: AsyncConnection) -> ledger_pb2.SpendPointsResponse:
             return await spend_points(conn, spend, now=self._rt.now(), principal=principal)
 
+        if self._spends is not None:
+            call = WriteCall(request, request.idempotency_key, work, scope=principal.idempotency_scope)
+            response, _replayed = await self._spends.write(call, spend)
+            return response
         return await self._rt.write(
             method="SpendPoints",
             request=request,

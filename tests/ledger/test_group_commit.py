@@ -1,5 +1,5 @@
-"""Group commit of RecordPurchase (loyalty_service/group_commit.py): concurrent calls share transactions,
-and each still gets exactly the answer, effect and error it would get alone."""
+"""Group commit of RecordPurchase and SpendPoints (loyalty_service/group_commit.py): concurrent calls share
+transactions, and each still gets exactly the answer, effect and error it would get alone."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from loyalty_service.app import start_service
 from loyalty_service.ledger.check import check_ledger
 from tests.conftest import test_settings as settings_for_tests
-from tests.ledger.conftest import Programme, make_programme, member_ref, purchase
+from tests.ledger.conftest import Programme, make_programme, member_ref, purchase, reason
 from tests.support.api import Running, new_key
 from tests.support.database import TestDatabase
 
@@ -36,9 +36,9 @@ async def programme(test_db: TestDatabase, tmp_path: Path) -> AsyncIterator[Prog
         await service.stop(0)
 
 
-def _grouped() -> tuple[float, float]:
-    """(groups, calls) committed by group commit so far in this process."""
-    labels = {"grpc_method": "RecordPurchase"}
+def _grouped(method: str = "RecordPurchase") -> tuple[float, float]:
+    """(groups, calls) of `method` committed by group commit so far in this process."""
+    labels = {"grpc_method": method}
     groups = REGISTRY.get_sample_value("loyalty_group_commit_transactions_total", labels) or 0.0
     calls = REGISTRY.get_sample_value("loyalty_group_commit_calls_total", labels) or 0.0
     return groups, calls
@@ -155,5 +155,62 @@ async def test_a_lone_refused_purchase_leaves_nothing_behind(programme: Programm
         assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert _grouped()[0] - before[0] == 2, "each refusal was a group of its own"
     assert (await programme.balance(member_id)).available == 9
+    async with programme.running.engine.connect() as conn:
+        assert await check_ledger(conn) == []
+
+
+async def test_concurrent_spends_share_transactions_and_each_is_refused_or_taken_alone(
+    programme: Programme,
+) -> None:
+    """Goal: forty spends at once on four members with 50 points each, ten points a spend, in fewer
+    transactions than calls: on each member exactly five are taken and the others refused with
+    INSUFFICIENT_POINTS (a refusal never fails its group's neighbours), every answer is its own spend,
+    a repeated key replays its first answer, and every ledger invariant holds."""
+    members = [await programme.member() for _ in range(4)]
+    for member_id in members:
+        await programme.till.ledger.RecordPurchase(
+            purchase(
+                member_ref(member_id),
+                store_id=programme.store_id,
+                amount_minor=5_000,
+                currency=programme.currency,
+            )
+        )
+    spends = [
+        ledger_pb2.SpendPointsRequest(
+            idempotency_key=new_key(),
+            member=member_ref(members[i % 4]),
+            points=10,
+            channel=common_pb2.CHANNEL_WEBSHOP,
+            order_id="w-" + new_key(),
+        )
+        for i in range(40)
+    ]
+    before = _grouped("SpendPoints")
+    answers = await asyncio.gather(
+        *(programme.web.ledger.SpendPoints(s) for s in spends),
+        programme.web.ledger.SpendPoints(spends[0]),  # the same call again, same key
+        return_exceptions=True,
+    )
+    groups, calls = (after - was for after, was in zip(_grouped("SpendPoints"), before, strict=True))
+    assert calls == 41, "every call went through group commit"
+    assert groups < calls, "some calls shared a transaction"
+
+    taken: dict[str, set[str]] = {m: set() for m in members}
+    for i, answer in enumerate(answers):
+        member_id = members[i % 4]  # the repeat (index 40) is spends[0]'s member, members[0]
+        if isinstance(answer, ledger_pb2.SpendPointsResponse):
+            assert answer.balance.member_id == member_id, "the caller's own spend, not a neighbour's"
+            taken[member_id].add(answer.spend_id)
+        else:
+            assert isinstance(answer, grpc.aio.AioRpcError), answer
+            assert answer.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert reason(answer) == "INSUFFICIENT_POINTS"
+    if isinstance(answers[0], ledger_pb2.SpendPointsResponse):
+        assert answers[40] == answers[0], "one key, one spend: the repeat replays the first answer"
+    # (A refused first call kept nothing, its key included: the repeat was a spend attempt of its own.)
+    assert {m: len(ids) for m, ids in taken.items()} == dict.fromkeys(members, 5)
+    for member_id in members:
+        assert (await programme.balance(member_id)).available == 0
     async with programme.running.engine.connect() as conn:
         assert await check_ledger(conn) == []
