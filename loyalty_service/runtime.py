@@ -19,9 +19,8 @@ from loyalty_service.auth.authenticator import Authenticator
 from loyalty_service.auth.principal import current_principal
 from loyalty_service.auth.tokens import TokenSigner
 from loyalty_service.config import Settings
-from loyalty_service.db.transaction import in_transaction
 from loyalty_service.errors import LoyaltyError
-from loyalty_service.write_batches import BatchReader, ChunkWriter, WriteCall
+from loyalty_service.write_batches import BatchReader, ChunkWriter, WriteCall, write_alone
 
 __all__ = ["BatchReader", "Runtime", "WriteCall"]
 
@@ -62,13 +61,15 @@ class Runtime:
         work: Callable[[AsyncConnection], Awaitable[R]],
     ) -> tuple[R, bool]:
         """As `write`, and whether the answer is a replay of an earlier call with the same key."""
-        scope = current_principal().idempotency_scope
-        request_hash = idempotency.fingerprint(method, request)
-
-        async def transaction(conn: AsyncConnection) -> tuple[R, bool]:
-            return await idempotency.run_claimed(conn, scope, key, method, request_hash, response_type, work)
-
-        return await in_transaction(self.engine, transaction)
+        return await write_alone(
+            self.engine,
+            scope=current_principal().idempotency_scope,
+            key=key,
+            method=method,
+            request_hash=idempotency.fingerprint(method, request),
+            response_type=response_type,
+            work=work,
+        )
 
     async def write_each(
         self,

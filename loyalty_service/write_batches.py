@@ -16,7 +16,7 @@ from loyalty_service.db import fast
 from loyalty_service.db.transaction import in_transaction
 from loyalty_service.errors import LoyaltyError
 
-__all__ = ["BatchReader", "ChunkWriter", "WriteCall"]
+__all__ = ["BatchReader", "ChunkWriter", "WriteCall", "write_alone"]
 
 R = TypeVar("R", bound=Message)
 Outcome = tuple[R, bool] | LoyaltyError
@@ -44,6 +44,25 @@ class BatchReader(Protocol):
         """After the chunk's keys were claimed in one statement, with the calls whose keys were new (the
         calls that will run their work). Not called when each call runs in its own savepoint: nothing
         may outlive a call's rollback."""
+
+
+async def write_alone(
+    engine: AsyncEngine,
+    *,
+    scope: str,
+    key: str,
+    method: str,
+    request_hash: bytes,
+    response_type: type[R],
+    work: Callable[[AsyncConnection], Awaitable[R]],
+) -> tuple[R, bool]:
+    """One call in a transaction of its own: its key claimed, its work run and its answer stored; or the
+    stored answer of an earlier call with the key (then True: a replay)."""
+
+    async def transaction(conn: AsyncConnection) -> tuple[R, bool]:
+        return await idempotency.run_claimed(conn, scope, key, method, request_hash, response_type, work)
+
+    return await in_transaction(engine, transaction)
 
 
 class _NeedsSavepoints(Exception):
@@ -85,18 +104,20 @@ class ChunkWriter(Generic[R]):
         return results
 
     async def _alone(self, i: int) -> Outcome[R]:
-        """A chunk of one call, in a transaction of its own as `Runtime.write_outcome` runs it: nothing
+        """A chunk of one call, in a transaction of its own as `Runtime.write_outcome` writes it: nothing
         read ahead (the call reads for itself, with fewer and cheaper statements than a batch's) and no
         savepoint (a refusal rolls back a transaction that holds nothing else)."""
         call = self._calls[i]
-
-        async def transaction(conn: AsyncConnection) -> tuple[R, bool]:
-            return await idempotency.run_claimed(
-                conn, self._scopes[i], call.key, self._method, self._hashes[i], self._response_type, call.work
-            )
-
         try:
-            return await in_transaction(self._engine, transaction)
+            return await write_alone(
+                self._engine,
+                scope=self._scopes[i],
+                key=call.key,
+                method=self._method,
+                request_hash=self._hashes[i],
+                response_type=self._response_type,
+                work=call.work,
+            )
         except LoyaltyError as error:
             return error
 
