@@ -44,8 +44,7 @@ def _check_out_clean_connections(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def checkin(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-        # (dbapi_connection is None after an invalidation: that connection is gone already.)
+        record.info["idle_since"] = time.monotonic()  # (dbapi_connection is None after an invalidation)
         if dbapi_connection is not None and _cancelling(dbapi_connection.driver_connection):
             # A call cancelled mid-statement (a client hanging up on a stream) leaves the driver with a
             # cancellation in flight and a transaction state it may not know yet; the pool's reset only
@@ -56,7 +55,7 @@ def _check_out_clean_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
     def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         driver = dbapi_connection.driver_connection
-        if record.info.pop("cancelled_user", False):  # every connection comes back through checkin
+        if record.info.pop("cancelled_user", False) or _cancelling(driver):
             raise exc.DisconnectionError("a cancelled call gave this connection back")
         if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
             # A call cancelled while its transaction began can leave asyncpg's transaction behind,
