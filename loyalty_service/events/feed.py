@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from loyalty.v1 import events_pb2
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_service.db import fast
 from loyalty_service.proto_time import to_timestamp
 
-__all__ = ["Snapshot", "StoredEvent", "head_position", "member_events", "program_events"]
+__all__ = [
+    "Snapshot",
+    "StoredEvent",
+    "Tail",
+    "head_position",
+    "member_events",
+    "member_tails",
+    "program_events",
+]
 
 _COLUMNS = (
     "member_id, seq, event_id, event_type, payload, occurred_at, "
@@ -77,6 +86,45 @@ async def member_events(
     (a statement is its own snapshot), instead of BEGIN, SELECT and ROLLBACK."""
     rows = await fast.fetch_alone(conn, _MEMBER_EVENTS, member_id, after, limit)
     return [_stored(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """A member's events with `after < seq <= upto`: the range a notification announced."""
+
+    member_id: str
+    after: int
+    upto: int
+
+
+_MEMBER_TAILS = (
+    "select e.member_id, e.seq, e.event_id, e.event_type, e.payload, e.occurred_at,"
+    " extract(epoch from statement_timestamp() - e.created_at)::float8"
+    " from unnest($1::text[], $2::bigint[], $3::bigint[]) as w(member_id, after, upto)"
+    " join events e on e.member_id = w.member_id and e.seq > w.after and e.seq <= w.upto"
+    " order by e.member_id, e.seq"
+)
+
+
+async def member_tails(
+    conn: asyncpg.Connection, tails: Sequence[Tail], *, seconds: float
+) -> dict[str, list[StoredEvent]]:
+    """Several members' announced events in one statement, by member, oldest first.
+
+    The hub's read for every stream of its process at once; on its own asyncpg connection, since one
+    statement per wake-up round replaces a pooled read per stream and event."""
+    rows = await conn.fetch(
+        _MEMBER_TAILS,
+        [t.member_id for t in tails],
+        [t.after for t in tails],
+        [t.upto for t in tails],
+        timeout=seconds,
+    )
+    found: dict[str, list[StoredEvent]] = {}
+    for row in rows:
+        event = _stored(row)
+        found.setdefault(event.member_id, []).append(event)
+    return found
 
 
 async def program_events(

@@ -37,7 +37,12 @@ def listen_dsn(engine: AsyncEngine) -> str:
 class LiveEvents:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.hub = EventHub(listen_dsn(runtime.engine), poll_seconds=runtime.settings.watch_reread_seconds)
+        settings = runtime.settings
+        self.hub = EventHub(
+            listen_dsn(runtime.engine),
+            poll_seconds=settings.watch_reread_seconds,
+            inbox_limit=settings.watch_batch_size,
+        )
         self.positions = Positions()
         self.streams = 0
         self._reads = asyncio.Semaphore(runtime.settings.watch_read_concurrency)

@@ -26,9 +26,10 @@ from loyalty_service.errors import FailedPrecondition, ResourceExhausted, Unavai
 from loyalty_service.events import feed
 from loyalty_service.events.cursor import FeedCursor
 from loyalty_service.events.figures import program_stats
-from loyalty_service.events.hub import PROGRAM, Subscription
+from loyalty_service.events.hub import PROGRAM
 from loyalty_service.events.live import LiveEvents
 from loyalty_service.events.retention import CAUGHT_UP, StreamPosition
+from loyalty_service.events.subscription import Subscription
 from loyalty_service.grpc_types import Context
 from loyalty_service.ledger.snapshot import balance_and_head
 from loyalty_service.proto_time import to_timestamp
@@ -130,10 +131,13 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
             after = from_sequence or head
             wake.delivered = after
             first = True
+            handed: list[feed.StoredEvent] | None = None  # what the hub read for us, if anything
             while True:
-                events = await live.read(
-                    functools.partial(feed.member_events, member_id=member_id, after=after, limit=batch)
-                )
+                events = handed
+                if events is None:
+                    events = await live.read(
+                        functools.partial(feed.member_events, member_id=member_id, after=after, limit=batch)
+                    )
                 if first and after < head and (not events or events[0].seq != after + 1):
                     raise FailedPrecondition(
                         f"events after {after} are no longer kept; start again from a snapshot",
@@ -147,10 +151,11 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                     await stream.send(live_pb2.WatchMemberResponse(event=event.message()))
                     after = wake.delivered = event.seq
                     position.needed = event.event_id + 1
-                if len(events) == batch:
+                if handed is None and len(events) == batch:
                     continue
                 position.needed = CAUGHT_UP
                 await stream.idle(lambda: live_pb2.WatchMemberResponse(heartbeat=_heartbeat()))
+                handed = wake.take(after)
 
     def WatchProgram(  # type: ignore[override]
         self, request: live_pb2.WatchProgramRequest, context: Context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from loyalty.v1 import events_pb2
 from sqlalchemy import text
@@ -122,6 +123,56 @@ async def test_the_poll_wakes_only_subscribers_behind_events_that_sent_no_notifi
             await _two_more_polls(hub)
             assert not await behind.wait(0.01), "once delivered, the poll stops waking it"
             assert not await feed.wait(0.01)
+    finally:
+        await hub.stop()
+        await engine.dispose()
+
+
+async def _append(engine: Any, member_id: str, seqs: range) -> None:
+    async with engine.begin() as conn:
+        for seq in seqs:
+            await outbox.append_with_seq(
+                conn, member_id=member_id, seq=seq, payload=_payload(), occurred_at=datetime.now(UTC)
+            )
+
+
+async def test_the_hub_reads_announced_events_once_and_hands_them_to_each_subscriber(
+    test_db: TestDatabase,
+) -> None:
+    """Goal: a notification's events reach every local subscriber of the member from one read by the hub
+    (no read per stream); a subscriber whose inbox they would overfill is told to read for itself."""
+    url = await test_db.new_database()
+    engine = create_engine(url, pool_size=2)
+    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), inbox_limit=3)
+    await hub.start()
+    try:
+        with (
+            hub.subscribe("mem_a") as phone,
+            hub.subscribe("mem_a") as tablet,
+            hub.subscribe("mem_b") as other,
+            hub.subscribe("mem_c") as flooded,
+        ):
+            await _append(engine, "mem_a", range(1, 3))
+            await _append(engine, "mem_b", range(1, 2))
+            await _append(engine, "mem_c", range(1, 5))
+            for subscription in (phone, tablet, other, flooded):
+                assert await subscription.wait(5)
+            for subscription in (phone, tablet):
+                handed = subscription.take(0)
+                assert handed is not None
+                assert [(e.member_id, e.seq) for e in handed] == [("mem_a", 1), ("mem_a", 2)]
+                assert handed[0].message().payload == _payload()
+            assert [e.seq for e in other.take(0) or []] == [1]
+            assert flooded.take(0) is None, "four events do not fit an inbox of three: read them yourself"
+            assert hub.handed_over == 3, "mem_a's two events read once for both of its subscribers"
+            assert hub.rounds <= 3
+
+            phone.delivered = tablet.delivered = 2
+            await _append(engine, "mem_a", range(3, 4))
+            assert await phone.wait(5)
+            assert [e.seq for e in phone.take(2) or []] == [3]
+            assert await tablet.wait(5)
+            assert [e.seq for e in tablet.take(3) or []] == [], "only what is after `after`"
     finally:
         await hub.stop()
         await engine.dispose()
