@@ -66,7 +66,8 @@ class _Stream:
 
     async def send(self, message: Message) -> None:
         try:
-            await asyncio.wait_for(self.context.write(message), self.settings.watch_write_timeout_seconds)
+            async with asyncio.timeout(self.settings.watch_write_timeout_seconds):  # no task per write
+                await self.context.write(message)
         except TimeoutError:
             raise ResourceExhausted(
                 "the consumer does not keep up with its stream; reconnect and resume",
@@ -98,6 +99,14 @@ class _Stream:
 
 def _heartbeat() -> live_pb2.Heartbeat:
     return live_pb2.Heartbeat(sent_at=to_timestamp(datetime.now(UTC)))
+
+
+def _member_heartbeat() -> Message:
+    return live_pb2.WatchMemberResponse(heartbeat=_heartbeat())
+
+
+def _program_heartbeat() -> Message:
+    return live_pb2.WatchProgramResponse(heartbeat=_heartbeat())
 
 
 class LiveServicer(live_pb2_grpc.LiveServiceServicer):
@@ -154,7 +163,8 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                 if handed is None and len(events) == batch:
                     continue
                 position.needed = CAUGHT_UP
-                await stream.idle(lambda: live_pb2.WatchMemberResponse(heartbeat=_heartbeat()))
+                del events, handed  # an idle stream holds nothing it has sent
+                await stream.idle(_member_heartbeat)
                 handed = wake.take(after)
 
     def WatchProgram(  # type: ignore[override]
@@ -209,6 +219,6 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                 # A gap settles when older transactions end, maybe silently (a rollback): look again soon.
                 figures_due = figures_seconds - (time.monotonic() - figures_at)
                 await stream.idle(
-                    lambda: live_pb2.WatchProgramResponse(heartbeat=_heartbeat()),
+                    _program_heartbeat,
                     max_wait=_GAP_RECHECK_SECONDS if gap else max(figures_due, 0.01),
                 )
