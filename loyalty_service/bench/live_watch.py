@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import time
@@ -67,6 +68,7 @@ async def _run() -> None:
     watchers = [asyncio.create_task(_watch(call, arrived, changed)) for call in calls]
     try:
         await asyncio.sleep(_SETTLE_SECONDS)
+        gc.freeze()  # the open streams are long-lived: no full collection walks them while measuring
         print(json.dumps({"ready": True, "closed": sum(call.done() for call in calls)}), flush=True)
         done = await _line(reader)
         expected = set(done["expect"])
