@@ -52,7 +52,12 @@ PROGRAM = "*"
 _log = logging.getLogger(__name__)
 
 
-_POLL = "select member_id, max(seq), max(event_id) from events where event_id > $1 group by member_id"
+_POLL = (
+    "select member_id, max(seq), max(event_id) from events"
+    " where event_id > $1 and event_id <= (select max(event_id) from events) group by member_id"
+)
+"""The upper bound changes nothing but the cached generic plan: `event_id > $1` alone is estimated at a
+third of the outbox and read whole (7 ms at 60,000 events, growing with it); a range uses the index."""
 _HEAD = "select coalesce(max(event_id), 0) from events"
 _ROUND_ROWS = 2_000
 """At most this many events per round; members beyond it read for themselves."""
