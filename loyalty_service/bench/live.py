@@ -15,7 +15,7 @@ import json
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,8 @@ class _Timings:
     first_failure: str = ""
     closed_streams: int = 0
     """Streams the server had already ended when the purchases began."""
+    ended: dict[str, int] = field(default_factory=dict)
+    """Streams the server ended during the purchases or the drain, by status and message."""
 
 
 async def _send(process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
@@ -121,6 +123,7 @@ async def _drive(a: ServiceUnderTest, b: ServiceUnderTest, keys: seed.Keys, opti
         await _send(watcher, {"expect": list(timings.acknowledged), "drain_seconds": _DRAIN_SECONDS})
         arrived = await _receive(watcher, within=_DRAIN_SECONDS + _OPEN_SECONDS)
         timings.arrived = {str(entry): float(at) for entry, at in arrived["arrived"].items()}
+        timings.ended = {str(status): int(count) for status, count in arrived["ended"].items()}
         await asyncio.wait_for(watcher.wait(), _OPEN_SECONDS)
         return timings
     finally:
@@ -146,6 +149,10 @@ def _row(options: LiveOptions, timings: _Timings) -> Row:
         notes.append(f"p95 {percentile(latencies, 0.95):.1f} ms")
     if lost:
         notes.append(f"{lost} acknowledged events not seen within {_DRAIN_SECONDS:.0f}s")
+    if timings.ended:
+        notes.append(
+            "streams ended during the run: " + ", ".join(f"{n} {why}" for why, n in timings.ended.items())
+        )
     if timings.closed_streams:
         notes.append(f"{timings.closed_streams} streams closed by the server before the purchases")
     if timings.failed:

@@ -4,7 +4,8 @@ Run as `python -m loyalty_service.bench.live_watch`. Protocol on stdin/stdout, o
   1. reads the spec `{"address", "api_key", "streams"}`, opens the streams, lets them settle, prints
      `{"ready": true, "closed": n}`;
   2. reads `{"expect": [entry ids], "drain_seconds": s}` once the purchases are done, waits until every
-     expected entry arrived or the drain time is over, prints `{"arrived": {entry_id: time}}` and exits.
+     expected entry arrived or the drain time is over, prints `{"arrived": {entry_id: time}, "ended":
+     {status: streams}}` (streams the server ended meanwhile, by status) and exits.
 Times are `time.monotonic()`, the system-wide CLOCK_MONOTONIC on Linux, so the driving process can
 compare them with its own. With the streams in one process and the purchases in another, neither side's
 event loop delays the other's timestamps (in one process, an acknowledgement could be stamped after its
@@ -14,6 +15,7 @@ event had already arrived).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -33,14 +35,22 @@ _SETTLE_SECONDS = 2.0
 _LINE_LIMIT = 64 * 1024 * 1024
 
 
-async def _watch(call: Any, arrived: dict[str, float], changed: asyncio.Event) -> None:
-    with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+async def _watch(
+    call: Any, arrived: dict[str, float], changed: asyncio.Event, ended: collections.Counter[str]
+) -> None:
+    try:
         async for message in call:
             if message.WhichOneof("item") == "event":
                 payload = message.event.payload
                 if payload.WhichOneof("event") == "points_changed":
                     arrived.setdefault(payload.points_changed.entry.entry_id, time.monotonic())
                     changed.set()
+        ended["OK"] += 1
+    except grpc.aio.AioRpcError as error:
+        ended[f"{error.code().name}: {error.details()}"[:160]] += 1
+        changed.set()
+    except asyncio.CancelledError:
+        pass
 
 
 async def _line(reader: asyncio.StreamReader) -> dict[str, Any]:
@@ -65,7 +75,8 @@ async def _run() -> None:
         watch_member(channels[index % _CHANNELS], member_id(index), metadata)
         for index in range(spec["streams"])
     ]
-    watchers = [asyncio.create_task(_watch(call, arrived, changed)) for call in calls]
+    ended: collections.Counter[str] = collections.Counter()
+    watchers = [asyncio.create_task(_watch(call, arrived, changed, ended)) for call in calls]
     try:
         await asyncio.sleep(_SETTLE_SECONDS)
         gc.freeze()  # the open streams are long-lived: no full collection walks them while measuring
@@ -77,7 +88,7 @@ async def _run() -> None:
             changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), deadline - time.monotonic())
-        print(json.dumps({"arrived": arrived}), flush=True)
+        print(json.dumps({"arrived": arrived, "ended": ended}), flush=True)
     finally:
         for task in watchers:
             task.cancel()
