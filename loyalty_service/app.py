@@ -149,6 +149,9 @@ class Service:
             self.embedded.stop()
 
 
+_MAX_PENDING_CALLS = 10_000
+
+
 def build_server(
     runtime: Runtime, health_servicer: health.aio.HealthServicer, *, live: LiveEvents | None = None
 ) -> grpc.aio.Server:
@@ -163,6 +166,11 @@ def build_server(
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.keepalive_permit_without_calls", 1),
+            # Calls that arrived but wait for the Python server to take them: grpc-core cancels those
+            # beyond 1000 (CANCELLED, which clients do not retry). A replica restart sends every app's
+            # WatchMember back at once: 2000 together lost ~190 of them at open.
+            ("grpc.server.max_pending_requests", _MAX_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * _MAX_PENDING_CALLS),
         ],
     )
     members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(runtime), server)

@@ -10,6 +10,9 @@ import grpc
 from loyalty.v1 import live_pb2
 from sqlalchemy import text
 
+from loyalty_service.bench.database import seed_members
+from loyalty_service.bench.programme import member_id
+from loyalty_service.bench.watch import watch_member
 from loyalty_service.db.engine import create_engine
 from tests.events.helpers import Replica, replicas
 from tests.support.database import TestDatabase
@@ -129,3 +132,25 @@ async def test_a_slow_consumer_is_ended_and_memory_stays_bounded(
             assert received < 601, "ended before the whole backlog (2 events per purchase)"
             after = _rss_kib(server.process.pid)
             assert after - before < 50_000, (before, after)
+
+
+async def test_a_burst_of_streams_beyond_grpcs_default_queue_all_open(
+    test_db: TestDatabase, tmp_path: Path
+) -> None:
+    """Goal: a replica restart sends every app back at once. 1500 WatchMember calls opened together on one
+    connection all get their snapshot (by default grpc-core cancels calls beyond 1000 that wait for the
+    Python server to take them)."""
+    url = await test_db.new_database()
+    await seed_members(url, count=1500)
+    async with replicas(url, tmp_path, 1, FAST) as (_servers, (a,)):
+        calls = [watch_member(a.channel, member_id(index), a.metadata) for index in range(1500)]
+        try:
+            firsts = await asyncio.wait_for(
+                asyncio.gather(*(call.read() for call in calls), return_exceptions=True), 60
+            )
+            failed = [first for first in firsts if isinstance(first, BaseException)]
+            assert not failed, f"{len(failed)} streams failed to open, e.g. {failed[0]!r}"
+            assert all(first.WhichOneof("item") == "snapshot" for first in firsts)
+        finally:
+            for call in calls:
+                call.cancel()
