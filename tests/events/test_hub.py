@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.v1 import events_pb2
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_service.db.engine import create_engine
 from loyalty_service.events import outbox
@@ -19,13 +22,23 @@ def _payload() -> events_pb2.EventPayload:
     return events_pb2.EventPayload(members_merged=events_pb2.MembersMerged(member_id="mem_x", points=1))
 
 
-async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_db: TestDatabase) -> None:
-    """Goal: a committed event wakes its member's subscribers and the programme feed, not others."""
+@contextlib.asynccontextmanager
+async def _running_hub(test_db: TestDatabase, **options: Any) -> AsyncIterator[tuple[AsyncEngine, EventHub]]:
+    """A started hub on a new database, and an engine to write to it."""
     url = await test_db.new_database()
     engine = create_engine(url, pool_size=2)
-    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"))
+    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), **options)
     await hub.start()
     try:
+        yield engine, hub
+    finally:
+        await hub.stop()
+        await engine.dispose()
+
+
+async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_db: TestDatabase) -> None:
+    """Goal: a committed event wakes its member's subscribers and the programme feed, not others."""
+    async with _running_hub(test_db) as (engine, hub):
         assert hub.listening
         with hub.subscribe("mem_a") as mine, hub.subscribe("mem_b") as other, hub.subscribe(PROGRAM) as feed:
             async with engine.begin() as conn:
@@ -37,18 +50,11 @@ async def test_commit_wakes_the_members_subscriber_and_the_programme_feed(test_d
             assert await mine.wait(5)
             assert await feed.wait(5)
             assert not await other.wait(0.2)
-    finally:
-        await hub.stop()
-        await engine.dispose()
 
 
 async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db: TestDatabase) -> None:
     """Goal: a dropped listener reconnects by itself and every subscriber re-reads."""
-    url = await test_db.new_database()
-    engine = create_engine(url, pool_size=2)
-    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), reconnect_max_seconds=0.5)
-    await hub.start()
-    try:
+    async with _running_hub(test_db, reconnect_max_seconds=0.5) as (engine, hub):
         with hub.subscribe("mem_a") as subscription:
             async with engine.begin() as conn:
                 await conn.execute(
@@ -70,9 +76,6 @@ async def test_a_lost_listening_connection_reconnects_and_wakes_everyone(test_db
                     conn, member_id="mem_a", seq=2, payload=_payload(), occurred_at=datetime.now(UTC)
                 )
             assert await subscription.wait(5), "notifications flow again after the reconnection"
-    finally:
-        await hub.stop()
-        await engine.dispose()
 
 
 async def _two_more_polls(hub: EventHub) -> None:
@@ -89,11 +92,7 @@ async def test_the_poll_wakes_only_subscribers_behind_events_that_sent_no_notifi
 ) -> None:
     """Goal: the hub's safety poll finds events whose notification never came and wakes the subscribers
     that have not delivered them, and nobody else (one read per process instead of one per stream)."""
-    url = await test_db.new_database()
-    engine = create_engine(url, pool_size=2)
-    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), poll_seconds=0.2)
-    await hub.start()
-    try:
+    async with _running_hub(test_db, poll_seconds=0.2) as (engine, hub):
         with (
             hub.subscribe("mem_a") as behind,
             hub.subscribe("mem_b") as caught_up,
@@ -123,12 +122,9 @@ async def test_the_poll_wakes_only_subscribers_behind_events_that_sent_no_notifi
             await _two_more_polls(hub)
             assert not await behind.wait(0.01), "once delivered, the poll stops waking it"
             assert not await feed.wait(0.01)
-    finally:
-        await hub.stop()
-        await engine.dispose()
 
 
-async def _append(engine: Any, member_id: str, seqs: range) -> None:
+async def _append(engine: AsyncEngine, member_id: str, seqs: range) -> None:
     async with engine.begin() as conn:
         for seq in seqs:
             await outbox.append_with_seq(
@@ -141,11 +137,7 @@ async def test_the_hub_reads_announced_events_once_and_hands_them_to_each_subscr
 ) -> None:
     """Goal: a notification's events reach every local subscriber of the member from one read by the hub
     (no read per stream); a subscriber whose inbox they would overfill is told to read for itself."""
-    url = await test_db.new_database()
-    engine = create_engine(url, pool_size=2)
-    hub = EventHub(url.replace("postgresql+asyncpg://", "postgresql://"), inbox_limit=3)
-    await hub.start()
-    try:
+    async with _running_hub(test_db, inbox_limit=3) as (engine, hub):
         with (
             hub.subscribe("mem_a") as phone,
             hub.subscribe("mem_a") as tablet,
@@ -173,6 +165,3 @@ async def test_the_hub_reads_announced_events_once_and_hands_them_to_each_subscr
             assert [e.seq for e in phone.take(2) or []] == [3]
             assert await tablet.wait(5)
             assert [e.seq for e in tablet.take(3) or []] == [], "only what is after `after`"
-    finally:
-        await hub.stop()
-        await engine.dispose()
