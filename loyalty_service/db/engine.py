@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import event, exc, text
@@ -36,6 +37,22 @@ def _cancelling(driver: Any) -> bool:
     return bool(getattr(driver, "_cancellations", None)) or (is_cancelling is not None and is_cancelling())
 
 
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop: a finaliser of the garbage collector
+        return None
+
+
+def _user_was_cancelled(record: Any) -> bool:
+    """Whether the task that checked the connection out is being cancelled. SQLAlchemy gives a
+    connection back from a task of its own (`_run_to_completion`), so the user's task is the one
+    recorded at checkout, not the current one."""
+    user = record.info.pop("user_task", None)
+    task = user() if user is not None else None
+    return task is not None and (task.cancelled() or task.cancelling() > 0)
+
+
 def _check_out_clean_connections(engine: AsyncEngine) -> None:
     """`pool_pre_ping`, but only for connections that sat idle: a ping is two round trips (BEGIN;
     ROLLBACK around `;`), a fifth of a purchase, and a connection that served a call a moment ago is
@@ -45,11 +62,16 @@ def _check_out_clean_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkin")
     def checkin(dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()  # (dbapi_connection is None after an invalidation)
-        if dbapi_connection is not None and _cancelling(dbapi_connection.driver_connection):
-            # A call cancelled mid-statement (a client hanging up on a stream) leaves the driver with a
-            # cancellation in flight and a transaction state it may not know yet; the pool's reset only
-            # ends a transaction SQLAlchemy knows about. Seen in the fuzz run of LiveService under load:
-            # the next user's BEGIN failed inside a transaction nobody had ended. Not worth a guess.
+        if dbapi_connection is None:
+            return
+        if _user_was_cancelled(record) or _cancelling(dbapi_connection.driver_connection):
+            # A call cancelled while it held the connection (a client hanging up on a stream, a
+            # deadline) can leave the server inside a transaction that neither asyncpg's nor
+            # SQLAlchemy's state shows: asyncpg prepares a statement with Parse, Describe and Flush,
+            # no Sync, and a task cancelled after the prepare's answer but before its execute leaves
+            # the implicit transaction (with its snapshot) open. The pool's reset does not end it and
+            # the next user's BEGIN fails ("SET TRANSACTION ISOLATION LEVEL must be called before any
+            # query"). Not worth a guess: discard the connection.
             record.info["cancelled_user"] = True
 
     @event.listens_for(engine.sync_engine, "checkout")
@@ -57,6 +79,8 @@ def _check_out_clean_connections(engine: AsyncEngine) -> None:
         driver = dbapi_connection.driver_connection
         if record.info.pop("cancelled_user", False) or _cancelling(driver):
             raise exc.DisconnectionError("a cancelled call gave this connection back")
+        user = _current_task()
+        record.info["user_task"] = weakref.ref(user) if user is not None else None
         if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
             # A call cancelled while its transaction began can leave asyncpg's transaction behind,
             # unknown to SQLAlchemy, so the pool's reset did not end it; the next user's BEGIN would
