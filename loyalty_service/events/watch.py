@@ -135,12 +135,14 @@ class LiveServicer(live_pb2_grpc.LiveServiceServicer):
                     reason="SEQUENCE_AHEAD",
                     metadata={"head": head},
                 )
+            after = wake.delivered = from_sequence or head
             stream = _Stream(live, context, wake, position)
             await stream.send(live_pb2.WatchMemberResponse(snapshot=balance))
-            after = from_sequence or head
-            wake.delivered = after
             first = True
-            handed: list[feed.StoredEvent] | None = None  # what the hub read for us, if anything
+            # What the hub read for us, if anything. A stream that starts at the head has nothing to read
+            # yet: it subscribed before the snapshot's statement, so whatever commits after that reaches
+            # it through the hub (half the reads of a burst of streams opening together).
+            handed: list[feed.StoredEvent] | None = [] if after == head else None
             while True:
                 events = handed
                 if events is None:
