@@ -40,7 +40,7 @@ def _cancelling(driver: Any) -> bool:
 def _current_task() -> asyncio.Task[Any] | None:
     try:
         return asyncio.current_task()
-    except RuntimeError:  # no running loop: a finaliser of the garbage collector
+    except RuntimeError:  # checked out outside a running loop: there is no task to watch
         return None
 
 

@@ -99,11 +99,8 @@ class Tail:
 
 _MEMBER_TAILS = (
     "select e.* from unnest($1::text[], $2::bigint[], $3::bigint[]) as w(member_id, after, upto)"
-    " cross join lateral ("
-    " select member_id, seq, event_id, event_type, payload, occurred_at,"
-    " extract(epoch from statement_timestamp() - created_at)::float8"
-    " from events where member_id = w.member_id and seq > w.after and seq <= w.upto"
-    " order by seq limit $4) as e"
+    f" cross join lateral (select {_COLUMNS} from events"
+    " where member_id = w.member_id and seq > w.after and seq <= w.upto order by seq limit $4) as e"
 )
 """One primary-key range scan per member, whatever the statistics: the LIMIT keeps the planner from
 flattening the subquery into a join, whose cached generic plan, chosen while the outbox was still nearly

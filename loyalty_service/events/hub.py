@@ -25,8 +25,8 @@ and event. Whenever the hub cannot hand events over (a gap, a full inbox, a fail
 than one inbox), the subscriber is woken to read the outbox itself, as it does after a reconnection or a
 poll: that path is always correct, the shared read only saves it.
 
-Memory per subscriber is one small object, one asyncio.Event and at most one inbox of events; no database
-connection is held per stream.
+Memory per subscriber is one small object, one future and one timer while it waits, and at most one inbox
+of events; no database connection is held per stream.
 """
 
 from __future__ import annotations

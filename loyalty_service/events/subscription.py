@@ -47,9 +47,11 @@ class Subscription:
     def offer(self, events: Sequence[StoredEvent]) -> None:
         """Hand over a member's events in sequence order; those it already has are skipped. Anything
         that would not continue its inbox without a gap, or would overfill it, makes it read instead."""
+        if self._reread:
+            return  # it reads the outbox anyway
         have = self.has
         fresh = [event for event in events if event.seq > have]
-        if not fresh or self._reread:
+        if not fresh:
             return
         if fresh[0].seq != have + 1 or len(self._inbox) + len(fresh) > self.inbox_limit:
             self.wake()
