@@ -40,10 +40,13 @@ _STORED = (
     "select method, request_hash, response from idempotency_keys where scope = $1 and idempotency_key = $2"
 )
 _RECORD = "update idempotency_keys set response = $3 where scope = $1 and idempotency_key = $2"
+# An upsert on keys this transaction claimed (so it always updates), not `update ... from unnest(...)`:
+# the conflict check goes through the primary key whatever the statistics, while a join's generic plan,
+# cached while the table was small and not yet analyzed, hashed a scan of the whole table.
 _RECORD_MANY = (
-    "update idempotency_keys as k set response = a.response"
-    " from unnest($1::text[], $2::text[], $3::bytea[]) as a(scope, idempotency_key, response)"
-    " where k.scope = a.scope and k.idempotency_key = a.idempotency_key"
+    "insert into idempotency_keys (scope, idempotency_key, method, request_hash, response)"
+    " select * from unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])"
+    " on conflict (scope, idempotency_key) do update set response = excluded.response"
 )
 
 
@@ -105,19 +108,26 @@ class Answers:
     key with an answer still pending here is claimed again (its claim would find no answer)."""
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[str, str], bytes] = {}
+        self._pending: dict[tuple[str, str], tuple[str, bytes, bytes]] = {}
 
-    def add(self, scope: str, key: str, response: bytes) -> None:
-        self._pending[scope, key] = response
+    def add(self, scope: str, key: str, method: str, request_hash: bytes, response: bytes) -> None:
+        self._pending[scope, key] = method, request_hash, response
 
     def pending(self, scope: str, key: str) -> bool:
         return (scope, key) in self._pending
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self._pending:
-            scopes = [scope for scope, _ in self._pending]
-            keys = [key for _, key in self._pending]
-            await fast.execute(conn, _RECORD_MANY, scopes, keys, list(self._pending.values()))
+            pending = self._pending
+            await fast.execute(
+                conn,
+                _RECORD_MANY,
+                [scope for scope, _ in pending],
+                [key for _, key in pending],
+                [method for method, _, _ in pending.values()],
+                [request_hash for _, request_hash, _ in pending.values()],
+                [response for _, _, response in pending.values()],
+            )
             self._pending = {}
 
 
@@ -150,7 +160,7 @@ async def run_claimed(
             return response_type.FromString(stored), True
     response = await work(conn)
     if answers is not None:
-        answers.add(scope, key, response.SerializeToString())
+        answers.add(scope, key, method, request_hash, response.SerializeToString())
     else:
         await record(conn, scope=scope, key=key, response=response.SerializeToString())
     return response, False

@@ -170,21 +170,32 @@ async def lock_account(conn: AsyncConnection, member_id: str) -> AccountRow | No
     return None if row is None else _account(row)
 
 
+# The batch statements below look each member up through a LATERAL subquery that cannot be flattened
+# (`offset 0`, or its own `for update`): a lookup per member by primary key is the only plan, so a generic
+# plan cached while the tables were small and not yet analyzed (a new database's first minute) cannot turn
+# into a hash join over a scan of the whole table as they grow (tests/ledger/test_batch_plans.py).
+# The locks are taken in the order the lateral lookups run: the ids are sorted first.
 _LOCK_ACCOUNTS = (
-    "select member_id from accounts where member_id in ("
-    " select unnest($1::text[])"
-    " union select i.member_id from member_identifiers i"
-    " join unnest($2::text[], $3::text[]) as k(kind, value) on i.kind = k.kind and i.value = k.value"
-    ") order by member_id for update"
+    "select a.member_id from ("
+    " select distinct w.member_id from ("
+    "  select unnest($1::text[])"
+    "  union all select i.member_id from unnest($2::text[], $3::text[]) as k(kind, value)"
+    "  cross join lateral (select i.member_id from member_identifiers i"
+    "   where i.kind = k.kind and i.value = k.value offset 0) as i"
+    " ) as w(member_id) order by w.member_id offset 0"
+    ") as w cross join lateral"
+    " (select a.member_id from accounts a where a.member_id = w.member_id for update) as a"
 )
 # Read in a statement of its own, after the locks are held: a locking statement that waited for another
 # writer re-reads the row it locks, but not the lots it joins, which would be as they were before.
 _ACCOUNTS_WITH_LOTS = (
     "select a.member_id, a.available, a.pending, a.lifetime_earned, a.entry_seq, a.last_entry_hash,"
     " l.lot_id, l.points, l.remaining, l.earned_at, l.available_at, l.expires_at, l.released, l.entry_id"
-    " from accounts a left join lots l on l.member_id = a.member_id"
-    " and (l.remaining > 0 or l.released is false)"
-    " where a.member_id = any($1::text[]) order by a.member_id, l.earned_at, l.lot_id"
+    " from unnest($1::text[]) as w(member_id)"
+    " cross join lateral (select * from accounts a where a.member_id = w.member_id offset 0) as a"
+    " left join lateral (select * from lots l where l.member_id = a.member_id"
+    " and (l.remaining > 0 or l.released is false) offset 0) as l on true"
+    " order by a.member_id, l.earned_at, l.lot_id"
 )
 
 

@@ -120,15 +120,19 @@ async def member_by_identifier(conn: AsyncConnection, kind: IdentifierKind, valu
     return None if row is None else _member_record(row)
 
 
+# Each member looked up by primary key in a LATERAL subquery that cannot be flattened (`offset 0`): a
+# generic plan cached on small, unanalyzed tables cannot become a scan of the whole table as they grow
+# (see `ledger.store._LOCK_ACCOUNTS`).
 _MEMBERS_BY_IDS_AND_IDENTIFIERS = (
     "select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, m.pending_referral,"
-    " null, null from members m where m.member_id = any($1::text[])"
+    " null, null from unnest($1::text[]) as w(member_id)"
+    " cross join lateral (select * from members m where m.member_id = w.member_id offset 0) as m"
     " union all"
     " select m.member_id, m.status, m.display_name, m.merged_into, m.created_at, m.pending_referral,"
-    " i.kind, i.value"
+    " k.kind, k.value"
     " from unnest($2::text[], $3::text[]) as k(kind, value)"
-    " join member_identifiers i on i.kind = k.kind and i.value = k.value"
-    " join members m on m.member_id = i.member_id"
+    " cross join lateral (select m.* from member_identifiers i join members m on m.member_id = i.member_id"
+    " where i.kind = k.kind and i.value = k.value offset 0) as m"
 )
 
 

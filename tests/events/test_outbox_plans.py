@@ -8,6 +8,7 @@ import asyncpg
 
 from loyalty_service.events import feed, hub
 from tests.support.database import TestDatabase
+from tests.support.plans import plans_after_growth
 
 
 async def _append(conn: asyncpg.Connection, first: int, count: int) -> None:
@@ -22,19 +23,16 @@ async def test_plans_cached_on_a_small_outbox_use_indexes_once_it_is_large(test_
     url = await test_db.new_database()
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        await conn.execute("set plan_cache_mode = force_generic_plan")
         await _append(conn, 0, 1000)
-        poll = await conn.prepare(f"explain {hub._POLL}")
-        tails = await conn.prepare(f"explain {feed._MEMBER_TAILS}")
-        await poll.fetch(500)
-        await tails.fetch(["mem_1"], [0], [1], 1)  # the plans are made and cached here
-        await _append(conn, 1000, 59_000)
-        plans = {
-            "poll": await poll.fetch(59_000),
-            "tails": await tails.fetch(["mem_1", "mem_2"], [10, 20], [12, 22], 2),
-        }
+        plans = await plans_after_growth(
+            conn,
+            {
+                "poll": (hub._POLL, (500,)),
+                "tails": (feed._MEMBER_TAILS, (["mem_1", "mem_2"], [10, 20], [12, 22], 2)),
+            },
+            lambda: _append(conn, 1000, 59_000),
+        )
     finally:
         await conn.close()
-    for name, rows in plans.items():
-        plan = "\n".join(row[0] for row in rows)
+    for name, plan in plans.items():
         assert "Seq Scan on events" not in plan, f"the {name} reads the whole outbox:\n{plan}"
