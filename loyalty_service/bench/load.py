@@ -150,6 +150,9 @@ async def _drive(spec: LoadSpec) -> LoadResult:
     try:
         rng = random.Random(spec.seed)
         driver = _Driver(spec, TillCalls(channels, spec.api_key, rng), rng)
+        # Every connection made before the start: each call picks a channel at random, so calls spread
+        # over the workers as the connections do, from the first call (a channel connects on first use).
+        await asyncio.gather(*(channel.channel_ready() for channel in channels))
         await asyncio.sleep(max(0.0, spec.start_at_epoch - time.time()))
         started = time.perf_counter()
         deadline = started + spec.duration_seconds

@@ -21,6 +21,9 @@ __all__ = ["Phases"]
 _WARM_UP_SECONDS = 1.0
 _QUICK_WARM_UP_SECONDS = 0.5
 _STREAM_HOLD_SECONDS = 2.0
+_CHANNELS_PER_GENERATOR = 16
+"""TCP connections per load generator. SO_REUSEPORT spreads connections over the workers, not calls: with
+two per generator, all four offline uploads sometimes went to one worker (80% of a core against 8%)."""
 
 
 def _failure_note(result: LoadResult) -> str:
@@ -64,7 +67,7 @@ class Phases:
                 start_at_epoch=0.0,
                 rate_per_second=rate / processes,
                 batch_size=self.options.offline_batch_size,
-                channels=max(self.options.workers, min(share, 4)),
+                channels=max(self.options.workers, _CHANNELS_PER_GENERATOR),
             )
             for index, share in enumerate(split(concurrency, processes))
         ]
