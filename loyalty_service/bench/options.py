@@ -42,6 +42,9 @@ class BenchOptions:
     offline_batch_size: int
     """Purchases per SyncOfflinePurchases call: 1000 (the API's maximum) as in the issue; 100 in quick
     mode, so that the last batch, which always runs to its end, cannot stretch a CI run."""
+    mixed_rate: float | None = None
+    """The mixed phase's requests per second; unset, half the rate the earn phase measured. A fixed rate
+    compares two trees (or settings) at the same load, which half of each one's own peak does not."""
 
     def settings(self) -> dict[str, object]:
         """What the report prints beside the figures."""
@@ -111,6 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rate", type=_rate, help="live: purchases per second (default 500, quick 50)")
     parser.add_argument(
+        "--mixed-rate", type=_rate, help="mixed: requests per second (default half the measured earn rate)"
+    )
+    parser.add_argument(
         "--entries", type=_positive_int(10_000_000), help="stats: ledger entries (default 1e6, quick 50000)"
     )
 
@@ -132,4 +138,5 @@ def options_from_arguments(args: argparse.Namespace) -> BenchOptions:
         watch_streams=args.watch_streams or (100 if quick else 1000),
         pgbench_scale=10,
         offline_batch_size=100 if quick else 1000,
+        mixed_rate=args.mixed_rate,
     )

@@ -124,7 +124,7 @@ class Phases:
         )
 
     async def mixed(self) -> Row:
-        rate = self.earn_rate / 2
+        rate = self.options.mixed_rate or self.earn_rate / 2
         if rate < 1:
             return Row(name="mixed @ half peak", target="p99 < 25 ms", note="skipped: no earn rate measured")
         processes = self.options.load_processes  # open loop: every generator takes its share of the rate
@@ -132,7 +132,8 @@ class Phases:
             "mixed", duration=self.options.duration_seconds, concurrency=processes, rate=rate
         )
         row = self._closed_loop_row("mixed @ half peak", result)
-        note = f"open loop at {rate:,.0f}/s, 60% earn / 30% balance / 10% spend"
+        given = " (given)" if self.options.mixed_rate else ""
+        note = f"open loop at {rate:,.0f}/s{given}, 60% earn / 30% balance / 10% spend"
         return replace(row, target="p99 < 25 ms", note=f"{note}; {row.note}" if row.note else note)
 
     def memory_at_peak(self) -> Row:

@@ -81,6 +81,8 @@ def test_quick_and_full_profiles() -> None:
     assert full.offline_batch_size == 1000
     assert options_from_arguments(_parse("--workers", "auto")).workers == core_count()
     assert full.settings()["database_url"] == "embedded"
+    assert full.mixed_rate is None  # half of the measured earn rate
+    assert options_from_arguments(_parse("--mixed-rate", "250")).mixed_rate == 250.0
 
 
 @pytest.mark.parametrize(
